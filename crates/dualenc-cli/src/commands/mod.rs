@@ -1,0 +1,6 @@
+//! The subcommands, one module per area.
+
+pub mod data;
+pub mod eval;
+pub mod synth;
+pub mod text;
