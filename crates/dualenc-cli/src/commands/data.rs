@@ -1,18 +1,365 @@
-//! Placeholder: to be replaced by the data commands.
+//! Dataset commands: `check`, `frame-info`, `txt2bin` and `combine-features` (the original's
+//! `do_format_check.sh`, `do_get_frameInfo.sh`, `txt2bin.py` and `do_combine_features.sh`).
 
-use clap::Subcommand;
+use crate::common::RootPath;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use dualenc_data::captions::{read_image_set, write_image_set};
+use dualenc_data::check::{check_collections, CheckReport, CollectionReport, Role};
+use dualenc_data::convert::{combine_bigfiles, text_to_bigfile};
+use dualenc_data::{BigFile, Collection, Video2Frames};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
 
-/// The data subcommands.
+/// The dataset subcommands.
 #[derive(Subcommand)]
 pub enum DataCommand {
-    /// Not implemented yet.
-    #[command(name = "data-placeholder", hide = true)]
-    Placeholder,
+    /// Check that the train, val and test collections have every file a run needs, and
+    /// that those files agree (exit status 1 when a problem is found).
+    Check(CheckArgs),
+    /// Write video2frames.txt (Python dict literal) and video2frames.json from a
+    /// collection's frame ids (VIDEO_FRAMENO).
+    FrameInfo(FrameInfoArgs),
+    /// Convert text features ("id v1 v2 ..." per line) into a BigFile.
+    Txt2bin(Txt2binArgs),
+    /// Concatenate several collections' BigFiles into a new collection's BigFile.
+    CombineFeatures(CombineArgs),
+}
+
+/// Arguments of `check`.
+#[derive(Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    root: RootPath,
+    /// Training collection.
+    train: String,
+    /// Validation collection.
+    val: String,
+    /// Test collection.
+    test: String,
+    /// Feature name (folder under FeatureData).
+    #[arg(long)]
+    feature: String,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `frame-info`.
+#[derive(Args)]
+pub struct FrameInfoArgs {
+    #[command(flatten)]
+    root: RootPath,
+    /// Collection whose BigFile ids are grouped.
+    collection: String,
+    /// Feature name (folder under FeatureData).
+    #[arg(long)]
+    feature: String,
+}
+
+/// Arguments of `txt2bin`.
+#[derive(Args)]
+pub struct Txt2binArgs {
+    /// Text feature files, read in order; the first row of a repeated id wins.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output BigFile folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Feature dimension (default: inferred from the first row).
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Replace an existing BigFile in --out.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// Arguments of `combine-features`.
+#[derive(Args)]
+pub struct CombineArgs {
+    #[command(flatten)]
+    root: RootPath,
+    /// New collection receiving the combined features.
+    target: String,
+    /// Feature name (the same in every collection).
+    feature: String,
+    /// Source collections, in order; the first row of a repeated id wins.
+    #[arg(required = true)]
+    subs: Vec<String>,
+    /// Replace an existing target BigFile and image set.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 impl DataCommand {
     /// Runs the chosen subcommand.
-    pub fn run(self) -> anyhow::Result<()> {
-        anyhow::bail!("not implemented yet")
+    pub fn run(self) -> Result<()> {
+        match self {
+            DataCommand::Check(args) => run_check(args),
+            DataCommand::FrameInfo(args) => run_frame_info(args),
+            DataCommand::Txt2bin(args) => run_txt2bin(args),
+            DataCommand::CombineFeatures(args) => run_combine(args),
+        }
+    }
+}
+
+/// `check`: runs the format check, prints the table (or JSON), fails on any problem.
+fn run_check(args: CheckArgs) -> Result<()> {
+    let plan = vec![
+        (Role::Train, args.train),
+        (Role::Val, args.val),
+        (Role::Test, args.test),
+    ];
+    let bar = spinner();
+    let report = check_collections(&args.root.rootpath, &plan, &args.feature, |name| {
+        bar.set_message(format!("checking {name}"));
+        tracing::info!("checking {name}");
+    });
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_check_report(&report);
+    }
+    let problems = report.problem_count();
+    if problems > 0 {
+        bail!("format check failed: {problems} problem(s)");
+    }
+    Ok(())
+}
+
+/// The per-collection table, then every problem and warning.
+fn print_check_report(report: &CheckReport) {
+    let header = [
+        "role",
+        "collection",
+        "videos",
+        "captions",
+        "frames",
+        "dim",
+        "status",
+    ];
+    let rows: Vec<Vec<String>> = report.collections.iter().map(check_row).collect();
+    print_table(&header, &rows);
+    for c in &report.collections {
+        for p in &c.problems {
+            println!("{}: problem: {p}", c.name);
+        }
+        for w in &c.warnings {
+            println!("{}: warning: {w}", c.name);
+        }
+    }
+    for p in &report.problems {
+        println!("problem: {p}");
+    }
+    if report.is_ok() {
+        println!("format check passed (feature {})", report.feature);
+    }
+}
+
+/// One table row of a collection report.
+fn check_row(c: &CollectionReport) -> Vec<String> {
+    let count = |x: Option<usize>| x.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    let roles: Vec<String> = c.roles.iter().map(Role::to_string).collect();
+    let status = if c.problems.is_empty() {
+        "ok".to_owned()
+    } else {
+        format!("{} problem(s)", c.problems.len())
+    };
+    vec![
+        roles.join(","),
+        c.name.clone(),
+        count(c.videos),
+        count(c.captions),
+        count(c.frames),
+        count(c.dim),
+        status,
+    ]
+}
+
+/// `frame-info`: groups the BigFile's frame ids by video and writes both file forms.
+fn run_frame_info(args: FrameInfoArgs) -> Result<()> {
+    let collection = Collection::new(&args.root.rootpath, args.collection);
+    let features = BigFile::open(collection.feature_dir(&args.feature))
+        .context("cannot read the collection's features")?;
+    let id_path = features.dir().join("id.txt");
+    let v2f = Video2Frames::from_frame_ids(features.ids().iter().map(String::as_str), &id_path)?;
+    let txt = collection.video2frames_path(&args.feature);
+    let json = collection.video2frames_json_path(&args.feature);
+    v2f.write_dict_literal(&txt)?;
+    v2f.write_json(&json)?;
+    let frames: usize = v2f.iter().map(|(_, f)| f.len()).sum();
+    println!(
+        "{} videos, {frames} frames -> {} and {}",
+        v2f.len(),
+        txt.display(),
+        json.display()
+    );
+    Ok(())
+}
+
+/// `txt2bin`: converts text features into a BigFile and prints what was kept.
+fn run_txt2bin(args: Txt2binArgs) -> Result<()> {
+    refuse_existing(&args.out, args.overwrite)?;
+    let total: u64 = args
+        .inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    let bar = progress_bar(total, "{bar:40} {bytes}/{total_bytes} ({eta})");
+    let stats = text_to_bigfile(&args.inputs, &args.out, args.dim, |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    if stats.duplicates > 0 {
+        tracing::warn!("{} lines skipped: id already seen", stats.duplicates);
+    }
+    if stats.non_finite > 0 {
+        tracing::warn!("{} lines skipped: NaN or infinite value", stats.non_finite);
+    }
+    print_table(
+        &[
+            "lines",
+            "written",
+            "duplicates",
+            "non-finite",
+            "dim",
+            "output",
+        ],
+        &[vec![
+            stats.lines.to_string(),
+            stats.written.to_string(),
+            stats.duplicates.to_string(),
+            stats.non_finite.to_string(),
+            stats.dim.to_string(),
+            args.out.display().to_string(),
+        ]],
+    );
+    Ok(())
+}
+
+/// `combine-features`: concatenates the sources' BigFiles and writes the target image set.
+fn run_combine(args: CombineArgs) -> Result<()> {
+    let root = &args.root.rootpath;
+    let target = Collection::new(root, args.target.as_str());
+    let out = target.feature_dir(&args.feature);
+    refuse_existing(&out, args.overwrite)?;
+    let sources: Vec<BigFile> = args
+        .subs
+        .iter()
+        .map(|sub| {
+            let dir = Collection::new(root, sub.as_str()).feature_dir(&args.feature);
+            BigFile::open(&dir).with_context(|| format!("cannot read the features of {sub}"))
+        })
+        .collect::<Result<_>>()?;
+    let rows: u64 = sources.iter().map(|s| s.len() as u64).sum();
+    let bar = progress_bar(rows, "{bar:40} {pos}/{len} rows ({eta})");
+    let stats = combine_bigfiles(&sources, &out, |n| bar.inc(n))?;
+    bar.finish_and_clear();
+    if stats.duplicates > 0 {
+        tracing::warn!(
+            "{} rows skipped: id already taken from an earlier collection",
+            stats.duplicates
+        );
+    }
+    let image_set = write_target_image_set(&target, &args.subs, &sources, args.overwrite)?;
+    print_table(
+        &["collections", "written", "duplicates", "dim", "output"],
+        &[vec![
+            args.subs.join("+"),
+            stats.written.to_string(),
+            stats.duplicates.to_string(),
+            stats.dim.to_string(),
+            out.display().to_string(),
+        ]],
+    );
+    println!("{image_set}");
+    Ok(())
+}
+
+/// Writes the target's image set: the sources' image sets concatenated (a source without one
+/// contributes the videos of its frame ids), repeated videos once. An existing image set is
+/// kept unless `overwrite`. Returns a line saying what happened.
+fn write_target_image_set(
+    target: &Collection,
+    subs: &[String],
+    sources: &[BigFile],
+    overwrite: bool,
+) -> Result<String> {
+    let path = target.image_set_path();
+    if path.exists() && !overwrite {
+        return Ok(format!("kept the existing image set {}", path.display()));
+    }
+    let mut videos: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (sub, source) in subs.iter().zip(sources) {
+        for video in source_videos(&Collection::new(&target.root, sub.as_str()), source)? {
+            if seen.insert(video.clone()) {
+                videos.push(video);
+            }
+        }
+    }
+    write_image_set(&path, &videos)?;
+    Ok(format!("{} videos -> {}", videos.len(), path.display()))
+}
+
+/// A source collection's videos: its image set, or else the videos of its frame ids.
+fn source_videos(collection: &Collection, features: &BigFile) -> Result<Vec<String>> {
+    let set = collection.image_set_path();
+    if set.is_file() {
+        return Ok(read_image_set(&set)?);
+    }
+    let id_path = features.dir().join("id.txt");
+    let v2f = Video2Frames::from_frame_ids(features.ids().iter().map(String::as_str), &id_path)?;
+    Ok(v2f.iter().map(|(video, _)| video.to_owned()).collect())
+}
+
+/// Fails when `dir` already holds a BigFile and `overwrite` is off.
+fn refuse_existing(dir: &Path, overwrite: bool) -> Result<()> {
+    let existing = dir.join("feature.bin");
+    if existing.exists() && !overwrite {
+        bail!(
+            "{} exists; pass --overwrite to replace it",
+            existing.display()
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+fn progress_bar(len: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// A spinner with a message, for steps of unknown length.
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Prints a left-aligned text table with a header rule.
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, &w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    let rules: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
+    line(rules.iter().map(String::as_str).collect());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
     }
 }
