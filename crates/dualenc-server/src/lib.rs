@@ -1,0 +1,33 @@
+//! The text-to-video search service of dualenc: an HTTP API and a web page (axum + tokio).
+//!
+//! The service is independent of the network and of the index: it calls a [`SearchBackend`]
+//! (the `dualenc serve` command supplies one built from a trained model and a video index).
+//!
+//! - `GET /api/search?q=TEXT&k=K` ranks the collection for one query:
+//!   `{"query", "k", "took_ms", "unknown_words", "results": [{"rank", "id", "score", "thumbnail"?}]}`.
+//! - `POST /api/search` with `{"queries": [...], "k": K}` ranks several queries at once.
+//! - `GET /health`, `GET /api/info` (backend description, limits), `GET /` (the web page),
+//!   `GET /thumbnails/ID.jpg` (when a thumbnail directory was given).
+//! - Bad input (empty query, more than 1,000 characters, `k` outside 1..=1,000, bytes that are
+//!   not UTF-8 after percent-decoding, unknown parameters) gets HTTP 400 with a JSON
+//!   [`ErrorBody`]; a query with no usable word gets 422.
+//!
+//! Searches run on tokio's blocking pool, at most [`ServerConfig::max_concurrent_searches`] at
+//! once. [`serve`] stops gracefully when its shutdown future completes, e.g. on
+//! [`shutdown_signal`] (SIGTERM or Ctrl-C).
+
+pub mod api;
+pub mod backend;
+pub mod error;
+pub mod params;
+pub mod server;
+pub mod thumbnails;
+
+pub use api::{
+    BatchItem, BatchRequest, BatchResponse, ErrorBody, InfoResponse, Limits, ResultItem,
+    SearchResponse,
+};
+pub use backend::{BackendInfo, Hit, SearchBackend, SearchError, SearchOutcome};
+pub use error::{ApiError, ServerError};
+pub use server::{router, serve, serve_on, shutdown_signal, ServerConfig, DEFAULT_ADDR};
+pub use thumbnails::Thumbnails;

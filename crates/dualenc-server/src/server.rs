@@ -1,0 +1,423 @@
+//! The axum application: routes, handlers, start-up and graceful shutdown.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::api::{
+    BatchItem, BatchRequest, BatchResponse, ErrorBody, InfoResponse, Limits, ResultItem,
+    SearchResponse,
+};
+use crate::backend::{SearchBackend, SearchError, SearchOutcome};
+use crate::error::{ApiError, ServerError};
+use crate::params::{check_k, check_query, parse_search_params};
+use crate::thumbnails::Thumbnails;
+
+/// The web page, one self-contained file (inline CSS and JS, no external resources).
+const PAGE: &str = include_str!("index.html");
+
+/// The page's Content-Security-Policy: nothing but this origin, inline code for the page itself.
+const PAGE_CSP: &str =
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                        img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
+
+/// The address served when none is given: loopback only, port 8080.
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// How the service runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Where to listen ([`DEFAULT_ADDR`] by default; port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// A directory of `ID.jpg` thumbnails, one per video, if the collection has them.
+    pub thumbnails: Option<PathBuf>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Most searches running at once on the blocking pool; more wait their turn. Searches are
+    /// CPU-bound, so more than the core count only adds contention.
+    pub max_concurrent_searches: usize,
+}
+
+impl Default for ServerConfig {
+    /// Loopback port 8080, no thumbnails, the default limits, one search per core.
+    fn default() -> Self {
+        ServerConfig {
+            addr: DEFAULT_ADDR,
+            thumbnails: None,
+            limits: Limits::default(),
+            max_concurrent_searches: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct AppState {
+    /// The search engine.
+    backend: Arc<dyn SearchBackend>,
+    /// The answer to `/api/info`, computed once.
+    info: Arc<InfoResponse>,
+    /// The request limits.
+    limits: Limits,
+    /// The thumbnails found at start-up.
+    thumbnails: Arc<Thumbnails>,
+    /// One permit per search allowed to run at once.
+    slots: Arc<Semaphore>,
+}
+
+/// Builds the application: lists the thumbnail directory (if any) and wires the routes.
+///
+/// Routes: `GET /` (web page), `GET /health`, `GET /api/info`, `GET|POST /api/search`,
+/// `GET /thumbnails/{ID}.jpg`. Unknown paths and methods get JSON 404/405 answers.
+pub fn router(
+    backend: Arc<dyn SearchBackend>,
+    config: &ServerConfig,
+) -> Result<Router, ServerError> {
+    let thumbnails = match &config.thumbnails {
+        Some(dir) => Thumbnails::scan(dir)?,
+        None => Thumbnails::default(),
+    };
+    let info = InfoResponse {
+        backend: backend.describe(),
+        limits: config.limits,
+        thumbnails: thumbnails.len(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let state = AppState {
+        backend,
+        info: Arc::new(info),
+        limits: config.limits,
+        thumbnails: Arc::new(thumbnails),
+        slots: Arc::new(Semaphore::new(config.max_concurrent_searches.max(1))),
+    };
+    Ok(Router::new()
+        .route("/", get(page))
+        .route("/health", get(health))
+        .route("/api/info", get(info_handler))
+        .route("/api/search", get(search_get).post(search_post))
+        .route("/thumbnails/{file}", get(thumbnail))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
+        .with_state(state))
+}
+
+/// Binds `config.addr` and serves until `shutdown` completes, then finishes the requests in
+/// flight and returns.
+pub async fn serve<F>(
+    backend: Arc<dyn SearchBackend>,
+    config: ServerConfig,
+    shutdown: F,
+) -> Result<(), ServerError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    serve_on(listener, backend, config, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind `127.0.0.1:0` and read the port first);
+/// `config.addr` is ignored.
+pub async fn serve_on<F>(
+    listener: TcpListener,
+    backend: Arc<dyn SearchBackend>,
+    config: ServerConfig,
+    shutdown: F,
+) -> Result<(), ServerError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let app = router(backend, &config)?;
+    tracing::info!(%addr, "dualenc search service listening on http://{addr}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| ServerError::Serve { addr, source })?;
+    tracing::info!(%addr, "dualenc search service stopped");
+    Ok(())
+}
+
+/// A future that completes on SIGTERM or Ctrl-C (SIGINT), for [`serve`]'s `shutdown` (Unix).
+///
+/// The handlers are installed when this function returns (not when the future is first
+/// polled), so a signal that arrives right after cannot be missed. Call it inside a tokio
+/// runtime.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, ServerError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!("{name} received: finishing requests in flight, then stopping");
+    })
+}
+
+/// `GET /`: the web page.
+async fn page() -> Response {
+    let mut response = axum::response::Html(PAGE).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /health`: `{"status": "ok"}` while the service runs.
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /api/info`: the backend's description, the limits and the thumbnail count.
+async fn info_handler(State(state): State<AppState>) -> Json<InfoResponse> {
+    Json(InfoResponse::clone(&state.info))
+}
+
+/// `GET /api/search?q=...&k=...`: one ranking.
+async fn search_get(
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let params = parse_search_params(uri.query(), &state.limits)?;
+    let query = params.query.clone();
+    let outcome = run_blocking(&state, move |backend| {
+        backend.search(&params.query, params.k)
+    })
+    .await??;
+    tracing::debug!(query, hits = outcome.results.len(), "search");
+    Ok(Json(SearchResponse {
+        query,
+        k: params.k,
+        took_ms: millis(started),
+        results: result_items(&state, outcome.results, params.k),
+        unknown_words: outcome.unknown_words,
+    }))
+}
+
+/// `POST /api/search` with `{"queries": [...], "k": K}`: one ranking per query.
+///
+/// Malformed requests (bad JSON, a query breaking the limits, bad `k`) are refused whole with a
+/// 400; a query the backend cannot use gets an `error` in its own item.
+async fn search_post(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let started = Instant::now();
+    let body = body.map_err(body_error)?;
+    let (queries, k) = parse_batch(&body, &state.limits)?;
+    let count = queries.len();
+    let (queries, outcomes) = run_blocking(&state, move |backend| {
+        let outcomes = backend.search_batch(&queries, k);
+        (queries, outcomes)
+    })
+    .await?;
+    if outcomes.len() != count {
+        return Err(SearchError::Backend(format!(
+            "the backend answered {} of {count} queries",
+            outcomes.len()
+        ))
+        .into());
+    }
+    let responses = queries
+        .into_iter()
+        .zip(outcomes)
+        .map(|(query, outcome)| batch_item(&state, query, outcome, k))
+        .collect();
+    Ok(Json(BatchResponse {
+        k,
+        took_ms: millis(started),
+        responses,
+    }))
+}
+
+/// Reads and checks a batch body: valid JSON, 1..=max_batch queries each within limits, k.
+fn parse_batch(body: &[u8], limits: &Limits) -> Result<(Vec<String>, usize), ApiError> {
+    let request: BatchRequest = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!(
+                "the body must be JSON {{\"queries\": [\"...\"], \"k\": 10}} in UTF-8: {error}"
+            ),
+        )
+    })?;
+    if request.queries.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "queries is empty: give at least one query",
+        ));
+    }
+    if request.queries.len() > limits.max_batch {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!(
+                "{} queries in one batch; at most {} are accepted",
+                request.queries.len(),
+                limits.max_batch
+            ),
+        ));
+    }
+    for (index, query) in request.queries.iter().enumerate() {
+        check_query(query, limits).map_err(|mut error| {
+            error.body.error = format!("queries[{index}]: {}", error.body.error);
+            error
+        })?;
+    }
+    let k = check_k(request.k.unwrap_or(limits.default_k), limits)?;
+    Ok((request.queries, k))
+}
+
+/// Turns one query's backend answer into its batch item.
+fn batch_item(
+    state: &AppState,
+    query: String,
+    outcome: Result<SearchOutcome, SearchError>,
+    k: usize,
+) -> BatchItem {
+    match outcome {
+        Ok(outcome) => {
+            let results = result_items(state, outcome.results.clone(), k);
+            BatchItem::found(query, outcome, results)
+        }
+        Err(error) => {
+            let body: ErrorBody = ApiError::from(error).body;
+            BatchItem {
+                query,
+                unknown_words: body.unknown_words.clone().unwrap_or_default(),
+                results: Vec::new(),
+                error: Some(body),
+            }
+        }
+    }
+}
+
+/// Runs `work` with the backend on the blocking pool, once a search slot is free.
+async fn run_blocking<T, W>(state: &AppState, work: W) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    W: FnOnce(&dyn SearchBackend) -> T + Send + 'static,
+{
+    let permit = Arc::clone(&state.slots)
+        .acquire_owned()
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the service is stopping",
+            )
+        })?;
+    let backend = Arc::clone(&state.backend);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work(backend.as_ref())
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "search task failed");
+        ApiError::from(SearchError::Backend(format!(
+            "the search task failed: {error}"
+        )))
+    })
+}
+
+/// The backend's hits (cut to `k`) with their thumbnail URLs.
+fn result_items(state: &AppState, hits: Vec<crate::backend::Hit>, k: usize) -> Vec<ResultItem> {
+    hits.into_iter()
+        .take(k)
+        .map(|hit| {
+            let thumbnail = state.thumbnails.url(&hit.id);
+            ResultItem::new(hit, thumbnail)
+        })
+        .collect()
+}
+
+/// `GET /thumbnails/{ID}.jpg`: the JPEG, if the video has one.
+async fn thumbnail(
+    State(state): State<AppState>,
+    file: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(file) = file.map_err(|rejection| {
+        ApiError::bad_request(
+            "invalid_thumbnail_name",
+            format!("bad thumbnail path: {}", rejection.body_text()),
+        )
+    })?;
+    let path = state.thumbnails.resolve(&file)?;
+    let bytes = tokio::fs::read(&path).await.map_err(|error| {
+        tracing::warn!(path = %path.display(), %error, "thumbnail listed at start-up cannot be read");
+        ApiError::not_found(format!("the thumbnail {file} cannot be read"))
+    })?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/jpeg"),
+        (header::CACHE_CONTROL, "public, max-age=3600"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ];
+    Ok((headers, bytes).into_response())
+}
+
+/// A body that could not be read: too large (413) or broken.
+fn body_error(rejection: BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "body_too_large"
+    } else {
+        "invalid_body"
+    };
+    ApiError::new(status, code, rejection.body_text())
+}
+
+/// Any path without a route.
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no such page: {}; try / (the web page), /api/search?q=..., /api/info or /health",
+        uri.path()
+    ))
+}
+
+/// A known path asked with the wrong method.
+async fn method_not_allowed(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not accept this method (search with GET or POST /api/search)",
+            uri.path()
+        ),
+    )
+}
+
+/// Milliseconds since `started`, to the microsecond.
+fn millis(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
