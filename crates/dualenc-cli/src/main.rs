@@ -31,6 +31,10 @@ enum Command {
     Synth(commands::synth::SynthCommand),
     #[command(flatten)]
     Eval(commands::eval::EvalCommand),
+    #[command(flatten)]
+    Train(commands::train::TrainCommand),
+    #[command(flatten)]
+    Infer(commands::infer::InferCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Text(c) => c.run(),
         Command::Synth(c) => c.run(),
         Command::Eval(c) => c.run(),
+        Command::Train(c) => c.run(),
+        Command::Infer(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

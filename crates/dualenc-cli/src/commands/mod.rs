@@ -2,5 +2,7 @@
 
 pub mod data;
 pub mod eval;
+pub mod infer;
 pub mod synth;
 pub mod text;
+pub mod train;
