@@ -1,1 +1,32 @@
-//! placeholder
+//! A safe reader for Python pickles and `torch.save` checkpoints, so that the original
+//! project's vocabularies (`__main__.Vocabulary` pickles) and trained checkpoints
+//! (`model_best.pth.tar`: epoch, `[video, text]` state dicts, best_rsum, the argparse
+//! `opt`, Eiters) can be used without Python.
+//!
+//! [`loads`] runs a pickle into a [`Value`] tree without importing or calling anything:
+//! unknown classes become [`Value::Object`]s that keep their state. [`TorchFile`] reads both
+//! torch container formats and turns tensor references into [`Tensor`]s.
+//!
+//! ```no_run
+//! use dualenc_pickle::TorchFile;
+//! let ckpt = TorchFile::open("model_best.pth.tar")?;
+//! let epoch = ckpt.get("epoch").and_then(|v| v.as_i64());
+//! let video = ckpt.get("model").and_then(|m| m.as_seq()).and_then(|m| m.first());
+//! if let Some(video) = video {
+//!     for (name, tensor) in ckpt.state_dict(video)? {
+//!         println!("{name} {:?}", tensor.shape);
+//!     }
+//! }
+//! # Ok::<(), dualenc_pickle::TorchError>(())
+//! ```
+
+pub mod error;
+mod node;
+pub mod torch;
+pub mod unpickle;
+pub mod value;
+
+pub use error::{PickleError, TorchError};
+pub use torch::{DType, StorageRef, Tensor, TensorData, TensorRef, TorchFile, TorchFormat};
+pub use unpickle::{load_prefix, loads};
+pub use value::{PyObject, Value};
