@@ -35,6 +35,8 @@ enum Command {
     Train(commands::train::TrainCommand),
     #[command(flatten)]
     Infer(commands::infer::InferCommand),
+    #[command(flatten)]
+    Bench(commands::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Eval(c) => c.run(),
         Command::Train(c) => c.run(),
         Command::Infer(c) => c.run(),
+        Command::Bench(c) => c.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,45 +7,16 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dualenc_model::batch::{collate_pairs, CaptionInput, VideoFrames};
 use dualenc_model::optim::Adam;
+use dualenc_model::speed::{random_pairs, BenchShape};
 use dualenc_model::{
     train_step, CpuAutodiffBackend, CpuBackend, DualEncoding, ModelConfig, OptimConfig,
     PaddingMode, TripletLossConfig, VIDEO_MAX_LEN,
 };
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-const BATCH: usize = 128;
-
-fn data(config: &ModelConfig) -> (Vec<VideoFrames>, Vec<CaptionInput>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let videos = (0..BATCH)
-        .map(|_| {
-            let frames = rng.random_range(20..=40);
-            let data = (0..frames * config.visual_feat_dim)
-                .map(|_| rng.random::<f32>())
-                .collect();
-            VideoFrames::new(data, config.visual_feat_dim).expect("frames")
-        })
-        .collect();
-    let captions = (0..BATCH)
-        .map(|_| {
-            let words = rng.random_range(6..=20);
-            let mut ids = vec![1i64];
-            ids.extend((0..words).map(|_| rng.random_range(4..config.vocab_size as i64)));
-            ids.push(2);
-            let mut bow = vec![0.0f32; config.bow_vocab_size];
-            for _ in 0..words {
-                bow[rng.random_range(0..config.bow_vocab_size)] += 1.0;
-            }
-            CaptionInput { ids, bow }
-        })
-        .collect();
-    (videos, captions)
-}
 
 fn paper_sizes(c: &mut Criterion) {
     let config = ModelConfig::default().resolve().expect("paper config");
-    let (videos, captions) = data(&config);
+    let shape = BenchShape::default();
+    let (videos, captions) = random_pairs(&config, &shape, 1).expect("bench data");
     let v: Vec<&VideoFrames> = videos.iter().collect();
     let t: Vec<&CaptionInput> = captions.iter().collect();
     let device = Default::default();
@@ -58,13 +29,13 @@ fn paper_sizes(c: &mut Criterion) {
     let eval = DualEncoding::<CpuBackend>::init(config.clone(), 0, None, &device).expect("init");
     group.bench_function("encode_128_videos", |b| {
         b.iter(|| {
-            eval.encode_videos(&v, BATCH, PaddingMode::Batch)
+            eval.encode_videos(&v, shape.batch, PaddingMode::Batch)
                 .expect("encode")
         })
     });
     group.bench_function("encode_128_sentences", |b| {
         b.iter(|| {
-            eval.encode_captions(&t, BATCH, PaddingMode::Batch)
+            eval.encode_captions(&t, shape.batch, PaddingMode::Batch)
                 .expect("encode")
         })
     });

@@ -6,6 +6,7 @@
 //! - [`batch`]: collation of raw videos and captions exactly as the original.
 //! - [`triplet_loss`], [`optim`], [`train_step`]: loss, global-norm clipping, Adam, one step.
 //! - [`init`]: the original's initial distributions; [`model_dir`]: the on-disk format.
+//! - [`speed`]: random inputs of chosen sizes and timed steps, for speed measurements.
 //!
 //! The network is generic over the Burn backend; training needs an autodiff backend such as
 //! `Autodiff<Flex>`.
@@ -22,6 +23,7 @@ pub mod model;
 pub mod model_dir;
 pub mod named;
 pub mod optim;
+pub mod speed;
 pub mod text_encoder;
 pub mod train_step;
 pub mod triplet_loss;

@@ -1,5 +1,6 @@
 //! The subcommands, one module per area.
 
+pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod infer;
