@@ -1,0 +1,794 @@
+//! The on-disk index: format, writer (create / append) and reader (open, validate, search).
+//!
+//! # Format (version 1)
+//!
+//! An index is a folder:
+//!
+//! ```text
+//! INDEX/manifest.json    what the folder holds; written last, it is the commit point
+//! INDEX/embeddings.f32   count x dim little-endian f32, row-major, row i = video i
+//! INDEX/ids.txt          count lines, line i (1-based: i + 1) = id of video i, UTF-8
+//! INDEX/ann.usearch      optional usearch HNSW graph over the first `ann.count` rows
+//! ```
+//!
+//! `manifest.json`:
+//!
+//! ```json
+//! {
+//!   "format_version": 1,
+//!   "dim": 2048,
+//!   "count": 3,
+//!   "model": "runs/msrvtt/model_best.pth.tar",
+//!   "collections": [
+//!     {"name": "msrvtt10ktest", "count": 3, "model": "runs/msrvtt/model_best.pth.tar",
+//!      "feature": "resnext101-resnet152", "encoding": "batch-128"}
+//!   ],
+//!   "ann": {"params": {"connectivity": 16, "expansion_add": 128, "expansion_search": 128,
+//!           "storage": "f16"}, "count": 3}
+//! }
+//! ```
+//!
+//! - `model` is a reference to the model that encoded the videos (a path or a name, as given
+//!   by the writer); every collection of an index must come from the same model, since
+//!   embeddings of different models are not comparable. `encoding` (optional, free text) tells
+//!   how the videos were batched (see SPEC "batch dependence").
+//! - Rows of the collections follow one another in `collections` order; ids are unique over
+//!   the whole index.
+//! - Embeddings are expected L2-normalised: scores are dot products, i.e. cosines.
+//!
+//! # Writes and crashes
+//!
+//! Nothing is modified in place. A commit writes the new `ids.txt` and `embeddings.f32` into
+//! temporary files of the folder (an append first copies the committed rows), renames them
+//! over the old ones, and writes `manifest.json` last (again temp file + rename). Readers
+//! that mapped the old files keep a valid view. If a commit is cut between the renames, the
+//! data files hold more rows than the manifest: [`Index::open`] uses the first `count` rows
+//! and lines (the last committed state) and logs a warning, and the next append rewrites
+//! them. Files shorter than the manifest says are an error.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use memmap2::{Mmap, MmapOptions};
+use serde::{Deserialize, Serialize};
+use tempfile::NamedTempFile;
+
+use crate::ann::{self, AnnIndex, AnnInfo, AnnParams, ApproxOptions};
+use crate::exact::{self, Scored, TopK};
+use crate::{Hit, IndexError};
+
+/// The format version this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// Name of the manifest file in an index folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// Name of the embeddings file in an index folder.
+pub const EMBEDDINGS_FILE: &str = "embeddings.f32";
+/// Name of the ids file in an index folder.
+pub const IDS_FILE: &str = "ids.txt";
+
+/// The content of `manifest.json` (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version, [`FORMAT_VERSION`] for indexes this crate writes.
+    pub format_version: u32,
+    /// Dimension of every embedding.
+    pub dim: usize,
+    /// Number of videos (rows).
+    pub count: usize,
+    /// Reference (path or name) of the model that encoded the videos.
+    pub model: String,
+    /// The collections, in row order.
+    pub collections: Vec<CollectionInfo>,
+    /// The approximate-search graph, when one was built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ann: Option<AnnInfo>,
+}
+
+/// One collection recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    /// Collection name (e.g. `iacc.3`).
+    pub name: String,
+    /// Number of its videos in the index.
+    pub count: usize,
+    /// The model that encoded them (same as the index's).
+    pub model: String,
+    /// The frame feature the videos were encoded from.
+    pub feature: String,
+    /// How videos were batched when encoded (free text, e.g. `batch-128` or `independent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+}
+
+/// What a writer needs to know about a collection it starts adding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionMeta {
+    /// Collection name.
+    pub name: String,
+    /// Frame feature name.
+    pub feature: String,
+    /// Encoding mode (free text), recorded so that users know how the embeddings were made.
+    pub encoding: Option<String>,
+}
+
+impl CollectionMeta {
+    /// A collection with no encoding note.
+    pub fn new(name: impl Into<String>, feature: impl Into<String>) -> Self {
+        CollectionMeta {
+            name: name.into(),
+            feature: feature.into(),
+            encoding: None,
+        }
+    }
+
+    /// The same, noting how the videos were batched when encoded.
+    pub fn with_encoding(mut self, encoding: impl Into<String>) -> Self {
+        self.encoding = Some(encoding.into());
+        self
+    }
+}
+
+/// How to search: scan every row, or ask the HNSW graph for candidates and re-score them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SearchMode {
+    /// Brute force over all rows: the reference result.
+    Exact,
+    /// HNSW candidates re-scored exactly (needs an ANN graph, see [`Index::build_ann`]).
+    Approx(ApproxOptions),
+}
+
+fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(MANIFEST_FILE)
+}
+
+/// Reads and checks `manifest.json`: version first (so that a newer layout is reported as
+/// such, not as a parse error), then shape and internal consistency.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, IndexError> {
+    let path = manifest_path(dir);
+    let text = std::fs::read_to_string(&path).map_err(IndexError::io(&path))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| IndexError::ManifestParse {
+            path: path.clone(),
+            source,
+        })?;
+    let found = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
+    if found != Some(u64::from(FORMAT_VERSION)) {
+        return Err(IndexError::VersionMismatch {
+            path,
+            found: found.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            expected: FORMAT_VERSION,
+        });
+    }
+    let manifest: Manifest =
+        serde_json::from_value(value).map_err(|source| IndexError::ManifestParse {
+            path: path.clone(),
+            source,
+        })?;
+    check_manifest(&manifest, &path)?;
+    Ok(manifest)
+}
+
+fn check_manifest(m: &Manifest, path: &Path) -> Result<(), IndexError> {
+    let inconsistent = |detail: String| IndexError::ManifestInconsistent {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if m.dim == 0 {
+        return Err(inconsistent("dim is 0".into()));
+    }
+    let sum: usize = m.collections.iter().map(|c| c.count).sum();
+    if sum != m.count {
+        return Err(inconsistent(format!(
+            "count is {} but the collections hold {sum} videos",
+            m.count
+        )));
+    }
+    if let Some(a) = &m.ann {
+        if a.count > m.count {
+            return Err(inconsistent(format!(
+                "ann covers {} rows of {}",
+                a.count, m.count
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `manifest.json` atomically (temp file + rename).
+fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IndexError> {
+    let path = manifest_path(dir);
+    let json = serde_json::to_vec_pretty(m).map_err(|source| IndexError::ManifestParse {
+        path: path.clone(),
+        source,
+    })?;
+    dualenc_data::atomic::write_bytes_atomic(&path, &json).map_err(IndexError::io(&path))
+}
+
+/// Byte length of `count` rows of `dim` floats, or an error naming the manifest on overflow.
+fn embeddings_len(m: &Manifest, dir: &Path) -> Result<usize, IndexError> {
+    m.count
+        .checked_mul(m.dim)
+        .and_then(|n| n.checked_mul(4))
+        .ok_or_else(|| IndexError::ManifestInconsistent {
+            path: manifest_path(dir),
+            detail: format!("{} rows of {} floats do not fit in memory", m.count, m.dim),
+        })
+}
+
+/// A read-only index: manifest, ids, memory-mapped embeddings and the optional HNSW graph.
+#[derive(Debug)]
+pub struct Index {
+    dir: PathBuf,
+    manifest: Manifest,
+    ids: Vec<String>,
+    map: Option<Mmap>,
+    ann: Option<AnnIndex>,
+}
+
+impl Index {
+    /// Opens the index in `dir`, checking the manifest version, the file sizes against the
+    /// manifest and the uniqueness of the ids, and memory-maps the embeddings.
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let manifest = read_manifest(dir)?;
+        let ids = read_ids(dir, manifest.count)?;
+        let map = map_embeddings(dir, &manifest)?;
+        let ann = match &manifest.ann {
+            Some(info) => Some(AnnIndex::open_view(
+                &dir.join(ann::ANN_FILE),
+                info,
+                manifest.dim,
+            )?),
+            None => None,
+        };
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            manifest,
+            ids,
+            map,
+            ann,
+        })
+    }
+
+    /// The index folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The manifest (dimension, count, collections, model, ANN parameters).
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Number of videos.
+    pub fn len(&self) -> usize {
+        self.manifest.count
+    }
+
+    /// Whether the index holds no video.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.count == 0
+    }
+
+    /// Embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.manifest.dim
+    }
+
+    /// All ids, in row order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// All embeddings, `len() x dim()` row-major, straight from the memory map.
+    pub fn embeddings(&self) -> &[f32] {
+        match &self.map {
+            // Alignment cannot fail (mappings are page-aligned); an empty slice is the fallback.
+            Some(map) => bytemuck::try_cast_slice(&map[..]).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// The embedding of row `index`, if it exists.
+    pub fn embedding(&self, index: usize) -> Option<&[f32]> {
+        let dim = self.dim();
+        self.embeddings()
+            .get(index.checked_mul(dim)?..index.checked_add(1)?.checked_mul(dim)?)
+    }
+
+    /// The HNSW graph, when the index has one.
+    pub fn ann(&self) -> Option<&AnnIndex> {
+        self.ann.as_ref()
+    }
+
+    /// The score of every video for `query`, in row order (e.g. to rank a whole collection).
+    pub fn scores(&self, query: &[f32]) -> Result<Vec<f32>, IndexError> {
+        exact::scores(self.embeddings(), self.dim(), query)
+    }
+
+    /// The `k` best rows for `query` without ids (see [`Index::search`]).
+    pub fn top_k(
+        &self,
+        query: &[f32],
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Scored>, IndexError> {
+        match mode {
+            SearchMode::Exact => exact::top_k(self.embeddings(), self.dim(), query, k),
+            SearchMode::Approx(options) => self.approx_top_k(query, k, options),
+        }
+    }
+
+    /// The `k` best videos for `query` (a `dim()` vector), best first.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.hits(self.top_k(query, k, mode)?))
+    }
+
+    /// The `k` best rows of each query of a batch (`queries`: `q x dim()` row-major), without ids.
+    pub fn top_k_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Vec<Scored>>, IndexError> {
+        match mode {
+            SearchMode::Exact => exact::top_k_batch(self.embeddings(), self.dim(), queries, k),
+            SearchMode::Approx(options) => {
+                if !queries.len().is_multiple_of(self.dim()) {
+                    return Err(IndexError::DimMismatch {
+                        what: "query batch (not a whole number of queries)".into(),
+                        expected: self.dim(),
+                        found: queries.len(),
+                    });
+                }
+                use rayon::prelude::*;
+                queries
+                    .par_chunks_exact(self.dim())
+                    .map(|q| self.approx_top_k(q, k, options))
+                    .collect()
+            }
+        }
+    }
+
+    /// The `k` best videos of each query of a batch, in query order.
+    pub fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Vec<Hit>>, IndexError> {
+        Ok(self
+            .top_k_batch(queries, k, mode)?
+            .into_iter()
+            .map(|top| self.hits(top))
+            .collect())
+    }
+
+    /// Attaches ids and 1-based ranks to scored rows.
+    fn hits(&self, top: Vec<Scored>) -> Vec<Hit> {
+        top.into_iter()
+            .enumerate()
+            .map(|(rank, s)| Hit {
+                index: s.index,
+                id: self.ids.get(s.index).cloned().unwrap_or_default(),
+                score: s.score,
+                rank: rank + 1,
+            })
+            .collect()
+    }
+
+    /// HNSW candidates of the graph's rows, plus an exact scan of rows appended after the
+    /// graph was built, all re-scored from the embeddings.
+    fn approx_top_k(
+        &self,
+        query: &[f32],
+        k: usize,
+        options: ApproxOptions,
+    ) -> Result<Vec<Scored>, IndexError> {
+        let ann = self.ann.as_ref().ok_or_else(|| IndexError::NoAnn {
+            path: self.dir.clone(),
+        })?;
+        if query.len() != self.dim() {
+            return Err(IndexError::DimMismatch {
+                what: "query".into(),
+                expected: self.dim(),
+                found: query.len(),
+            });
+        }
+        let mut top = TopK::new(k);
+        for row in ann.candidates(query, k.max(options.candidates))? {
+            if let Some(embedding) = self.embedding(row) {
+                top.push(row, exact::dot(embedding, query));
+            }
+        }
+        let covered = ann.len().min(self.len());
+        let tail = self.embeddings().get(covered * self.dim()..).unwrap_or(&[]);
+        for s in exact::top_k(tail, self.dim(), query, k)? {
+            top.push(covered + s.index, s.score);
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// Builds (or extends) the HNSW graph over all rows, saves it as `ann.usearch` and records
+    /// it in the manifest. With the same parameters as an existing graph, only the rows
+    /// appended since are added; otherwise the graph is rebuilt. `progress` receives the
+    /// number of rows added so far.
+    pub fn build_ann(
+        &mut self,
+        params: AnnParams,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), IndexError> {
+        if self.is_empty() {
+            return Err(IndexError::Usage(format!(
+                "{}: the index is empty; add videos before building an ANN graph",
+                self.dir.display()
+            )));
+        }
+        let path = self.dir.join(ann::ANN_FILE);
+        let reusable = self
+            .manifest
+            .ann
+            .as_ref()
+            .filter(|info| info.params == params);
+        let graph = match reusable {
+            Some(info) => {
+                let mut graph = AnnIndex::open_owned(&path, info, self.dim())?;
+                graph.extend(self.embeddings(), progress)?;
+                graph
+            }
+            None => AnnIndex::build(&path, self.embeddings(), self.dim(), params, progress)?,
+        };
+        graph.save(&path)?;
+        let info = AnnInfo {
+            params,
+            count: graph.len(),
+        };
+        self.ann = None;
+        self.manifest.ann = Some(info.clone());
+        write_manifest(&self.dir, &self.manifest)?;
+        self.ann = Some(AnnIndex::open_view(&path, &info, self.dim())?);
+        Ok(())
+    }
+
+    /// Changes the HNSW search breadth (usearch `expansion_search`) for later searches.
+    pub fn set_ann_expansion_search(&mut self, expansion: usize) {
+        if let Some(ann) = &self.ann {
+            ann.set_expansion_search(expansion);
+        }
+    }
+}
+
+/// Reads the first `count` ids of `ids.txt`, checking that there are enough and that they
+/// are unique.
+fn read_ids(dir: &Path, count: usize) -> Result<Vec<String>, IndexError> {
+    let path = dir.join(IDS_FILE);
+    let mut bytes = Vec::new();
+    File::open(&path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(IndexError::io(&path))?;
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        lines.pop();
+    }
+    if lines.len() < count {
+        return Err(IndexError::SizeMismatch {
+            path,
+            count,
+            expected: format!("{count} lines"),
+            found: format!("{} lines", lines.len()),
+        });
+    }
+    if lines.len() > count {
+        tracing::warn!(path = %path.display(), lines = lines.len(), count, "ids.txt holds more lines than the manifest (interrupted commit?); using the first {count}");
+    }
+    let mut ids = Vec::with_capacity(count);
+    let mut seen = HashSet::with_capacity(count);
+    for (line_no, line) in lines.into_iter().take(count).enumerate() {
+        let text = std::str::from_utf8(line).map_err(|e| IndexError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line {}: not UTF-8 ({e})", line_no + 1),
+            ),
+        })?;
+        let id = text.strip_suffix('\r').unwrap_or(text);
+        if !seen.insert(id) {
+            return Err(IndexError::DuplicateIdInFile {
+                path,
+                line: line_no + 1,
+                id: id.to_string(),
+            });
+        }
+        ids.push(id.to_string());
+    }
+    Ok(ids)
+}
+
+/// Maps the first `count x dim` floats of `embeddings.f32` after checking the file size.
+fn map_embeddings(dir: &Path, m: &Manifest) -> Result<Option<Mmap>, IndexError> {
+    let path = dir.join(EMBEDDINGS_FILE);
+    let needed = embeddings_len(m, dir)?;
+    let file = File::open(&path).map_err(IndexError::io(&path))?;
+    let found = file.metadata().map_err(IndexError::io(&path))?.len();
+    let row_bytes = (m.dim * 4) as u64;
+    if found < needed as u64 || !(found - needed as u64).is_multiple_of(row_bytes) {
+        return Err(IndexError::SizeMismatch {
+            path,
+            count: m.count,
+            expected: format!("{needed} bytes ({} x {} little-endian f32)", m.count, m.dim),
+            found: format!("{found} bytes"),
+        });
+    }
+    if found > needed as u64 {
+        tracing::warn!(path = %path.display(), found, needed, "embeddings.f32 is longer than the manifest says (interrupted commit?); using the first {} rows", m.count);
+    }
+    if needed == 0 {
+        return Ok(None);
+    }
+    // SAFETY: index files are never modified in place (commits write new files and rename
+    // them), so the mapped bytes cannot change or shrink while the map lives.
+    let map =
+        unsafe { MmapOptions::new().len(needed).map(&file) }.map_err(IndexError::io(&path))?;
+    Ok(Some(map))
+}
+
+/// A pending temporary file in the index folder, renamed over its target at commit.
+struct Staged {
+    writer: BufWriter<NamedTempFile>,
+    target: PathBuf,
+}
+
+impl Staged {
+    fn new(dir: &Path, name: &str) -> Result<Self, IndexError> {
+        let target = dir.join(name);
+        let tmp = tempfile::Builder::new()
+            .prefix(".dualenc-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(IndexError::io(&target))?;
+        Ok(Staged {
+            writer: BufWriter::with_capacity(1 << 20, tmp),
+            target,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
+        self.writer
+            .write_all(bytes)
+            .map_err(IndexError::io(&self.target))
+    }
+
+    /// Flushes, syncs and renames the temporary file over the target.
+    fn persist(self) -> Result<(), IndexError> {
+        let target = self.target;
+        let tmp = self.writer.into_inner().map_err(|e| IndexError::Io {
+            path: target.clone(),
+            source: e.into_error(),
+        })?;
+        tmp.as_file().sync_all().map_err(IndexError::io(&target))?;
+        tmp.persist(&target).map_err(|e| IndexError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+/// Creates an index or appends collections to one; nothing is visible until [`commit`].
+///
+/// [`commit`]: IndexWriter::commit
+pub struct IndexWriter {
+    dir: PathBuf,
+    manifest: Manifest,
+    /// Every id of the index and of this commit, with the position of its collection.
+    known: HashMap<String, usize>,
+    embeddings: Staged,
+    ids: Staged,
+    /// Position in `manifest.collections` of the collection rows go to, once started.
+    current: Option<usize>,
+}
+
+impl IndexWriter {
+    /// Starts a new index of `dim`-dimensional embeddings of `model` in `dir` (created if
+    /// missing). Fails if `dir` already holds an index: append to it instead.
+    pub fn create(dir: &Path, dim: usize, model: &str) -> Result<Self, IndexError> {
+        if dim == 0 {
+            return Err(IndexError::Usage(
+                "an index needs a dimension of at least 1".into(),
+            ));
+        }
+        if manifest_path(dir).exists() {
+            return Err(IndexError::Usage(format!(
+                "{} already holds an index; append to it or choose another folder",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(IndexError::io(dir))?;
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            dim,
+            count: 0,
+            model: model.to_string(),
+            collections: Vec::new(),
+            ann: None,
+        };
+        Ok(IndexWriter {
+            dir: dir.to_path_buf(),
+            manifest,
+            known: HashMap::new(),
+            embeddings: Staged::new(dir, EMBEDDINGS_FILE)?,
+            ids: Staged::new(dir, IDS_FILE)?,
+            current: None,
+        })
+    }
+
+    /// Opens the index in `dir` for appending embeddings of `model` (which must be the
+    /// index's). The committed rows are copied into the new files first.
+    pub fn append(dir: &Path, model: &str) -> Result<Self, IndexError> {
+        let index = Index::open(dir)?;
+        let manifest = index.manifest.clone();
+        if manifest.model != model {
+            return Err(IndexError::ModelMismatch {
+                path: manifest_path(dir),
+                index_model: manifest.model,
+                given: model.to_string(),
+            });
+        }
+        let mut embeddings = Staged::new(dir, EMBEDDINGS_FILE)?;
+        embeddings.write(bytemuck::cast_slice(index.embeddings()))?;
+        let mut ids = Staged::new(dir, IDS_FILE)?;
+        let mut known = HashMap::with_capacity(index.len());
+        let owners = manifest
+            .collections
+            .iter()
+            .enumerate()
+            .flat_map(|(c, info)| std::iter::repeat_n(c, info.count));
+        for (id, owner) in index.ids.iter().zip(owners) {
+            ids.write(id.as_bytes())?;
+            ids.write(b"\n")?;
+            known.insert(id.clone(), owner);
+        }
+        Ok(IndexWriter {
+            dir: dir.to_path_buf(),
+            manifest,
+            known,
+            embeddings,
+            ids,
+            current: None,
+        })
+    }
+
+    /// Embedding dimension the writer expects.
+    pub fn dim(&self) -> usize {
+        self.manifest.dim
+    }
+
+    /// Rows in the index once committed (committed rows plus rows added so far).
+    pub fn len(&self) -> usize {
+        self.manifest.count
+    }
+
+    /// Whether no row is committed or added.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.count == 0
+    }
+
+    /// Starts a collection (its name must not be empty); the rows added next belong to it.
+    pub fn start_collection(&mut self, meta: CollectionMeta) -> Result<(), IndexError> {
+        if meta.name.trim().is_empty() {
+            return Err(IndexError::Usage(
+                "a collection needs a name (got an empty one)".into(),
+            ));
+        }
+        self.manifest.collections.push(CollectionInfo {
+            name: meta.name,
+            count: 0,
+            model: self.manifest.model.clone(),
+            feature: meta.feature,
+            encoding: meta.encoding,
+        });
+        self.current = Some(self.manifest.collections.len() - 1);
+        Ok(())
+    }
+
+    /// Adds one video: its id (unique in the index) and its `dim()` embedding.
+    pub fn add(&mut self, id: &str, embedding: &[f32]) -> Result<(), IndexError> {
+        let current = self.current.ok_or_else(|| {
+            IndexError::Usage(format!(
+                "video {id:?} added before any collection was started"
+            ))
+        })?;
+        check_id(id)?;
+        self.check_row(id, embedding)?;
+        if let Some(&owner) = self.known.get(id) {
+            let collection = self
+                .manifest
+                .collections
+                .get(owner)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            return Err(IndexError::DuplicateId {
+                id: id.to_string(),
+                collection,
+            });
+        }
+        self.embeddings.write(bytemuck::cast_slice(embedding))?;
+        self.ids.write(id.as_bytes())?;
+        self.ids.write(b"\n")?;
+        self.known.insert(id.to_string(), current);
+        self.manifest.count += 1;
+        if let Some(info) = self.manifest.collections.get_mut(current) {
+            info.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Adds a batch of videos: `embeddings` holds `ids.len() x dim()` floats, row-major.
+    pub fn add_batch<S: AsRef<str>>(
+        &mut self,
+        ids: &[S],
+        embeddings: &[f32],
+    ) -> Result<(), IndexError> {
+        if embeddings.len() != ids.len() * self.dim() {
+            return Err(IndexError::DimMismatch {
+                what: format!("batch of {} embeddings", ids.len()),
+                expected: ids.len() * self.dim(),
+                found: embeddings.len(),
+            });
+        }
+        for (id, row) in ids.iter().zip(embeddings.chunks_exact(self.dim())) {
+            self.add(id.as_ref(), row)?;
+        }
+        Ok(())
+    }
+
+    fn check_row(&self, id: &str, embedding: &[f32]) -> Result<(), IndexError> {
+        if embedding.len() != self.dim() {
+            return Err(IndexError::DimMismatch {
+                what: format!("embedding of id {id:?}"),
+                expected: self.dim(),
+                found: embedding.len(),
+            });
+        }
+        match embedding.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            Some((position, &value)) => Err(IndexError::NonFinite {
+                id: id.to_string(),
+                position,
+                value,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the new rows visible: renames the data files into place, then writes the
+    /// manifest. Returns the committed manifest.
+    pub fn commit(self) -> Result<Manifest, IndexError> {
+        self.ids.persist()?;
+        self.embeddings.persist()?;
+        write_manifest(&self.dir, &self.manifest)?;
+        Ok(self.manifest)
+    }
+}
+
+/// Ids are stored one per line: refuse empty ids and ids with a line break.
+fn check_id(id: &str) -> Result<(), IndexError> {
+    let reason = if id.is_empty() {
+        "an id cannot be empty"
+    } else if id.contains(['\n', '\r']) {
+        "an id cannot hold a line break (ids.txt has one id per line)"
+    } else {
+        return Ok(());
+    };
+    Err(IndexError::InvalidId {
+        id: id.to_string(),
+        reason,
+    })
+}
