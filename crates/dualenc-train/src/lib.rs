@@ -1,0 +1,31 @@
+//! Training the Dual Encoding network as the original `trainer.py` does, resumably.
+//!
+//! - [`schedule`]: the epoch schedule (lr decay, halving, early stop, best epoch) as a pure
+//!   state machine.
+//! - [`loader`]: one sample per caption, seeded shuffles, batches collated on a background
+//!   thread.
+//! - [`trainer`]: the loop (train, validate, keep the best model, checkpoint every epoch).
+//! - [`pipeline`]: the `train` / `all` / `demo` steps as calls, on the chosen device.
+//! - [`checkpoint`]: the resumable state on disk, written atomically.
+//! - [`history`]: per-epoch records, `metrics.jsonl` and `val_metric_hist.txt`.
+//! - [`validate`]: validation as the original (pair batches of 128, R@K or mAP).
+//! - [`data`]: the collections of a run, checked before training starts.
+//! - [`config`]: every option with the paper's defaults.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod history;
+pub mod loader;
+pub mod pipeline;
+pub mod schedule;
+pub mod trainer;
+pub mod validate;
+
+pub use config::{TrainConfig, ValMetric};
+pub use error::{Result, TrainError};
+pub use history::{DirectionScores, EpochRecord, ValScores};
+pub use schedule::{EpochOutcome, Schedule, ScheduleConfig};
+pub use trainer::{train, RunOptions, TrainInputs, TrainSummary, Validator};
+pub use validate::PairValidator;

@@ -1,0 +1,217 @@
+//! What the `train`, `all` and `demo` commands do, as library calls: read and check the
+//! collections, complete the network sizes from the data, train on the chosen device, test
+//! the best model, and search a collection with free text.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The backend trait [`TrainTask::run`] is generic over (re-exported so that callers need
+/// no Burn dependency).
+pub use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::Backend;
+use dualenc_data::collection::word2vec_dir;
+use dualenc_data::Collection;
+use dualenc_infer::encode::VideoSource;
+use dualenc_infer::tester::TestReport;
+use dualenc_infer::{
+    encode_videos_alone, test_model, BigFileVideos, DeviceChoice, EncodeOptions, LoadedModel,
+    TestOptions,
+};
+use dualenc_model::named::tensor_to_vec;
+use dualenc_model::{collate_captions, PaddingMode};
+
+use crate::data::{load_run_data, word_vectors, DataSpec};
+use crate::error::{Result, TrainError};
+use crate::trainer::{train, RunOptions, TrainInputs, TrainSummary};
+use crate::validate::PairValidator;
+use crate::TrainConfig;
+
+/// Work generic over an autodiff backend, run by [`train_on`] on the chosen device.
+pub trait TrainTask {
+    /// What the work returns.
+    type Output;
+    /// Runs the work on `device` of backend `B`.
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+}
+
+/// Runs `task` on the CPU (Flex backend) or, in a build with the `cuda` feature, on CUDA.
+pub fn train_on<T: TrainTask>(choice: DeviceChoice, task: T) -> Result<T::Output> {
+    match (choice, cfg!(feature = "cuda")) {
+        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, false) => {
+            task.run::<dualenc_model::CpuAutodiffBackend>(Default::default())
+        }
+        (DeviceChoice::Cuda, false) => Err(TrainError::Config(
+            "this binary was built without CUDA: rebuild with the `cuda` feature or use \
+             --device cpu"
+                .into(),
+        )),
+        (DeviceChoice::Cuda | DeviceChoice::Auto, true) => run_cuda(task),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn run_cuda<T: TrainTask>(task: T) -> Result<T::Output> {
+    task.run::<burn::backend::Autodiff<burn::backend::Cuda>>(Default::default())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn run_cuda<T: TrainTask>(_task: T) -> Result<T::Output> {
+    Err(TrainError::Config("CUDA is not part of this build".into()))
+}
+
+/// A complete training request.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// The collections, feature and vocabulary.
+    pub data: DataSpec,
+    /// Captions per validation video (`None`: detect).
+    pub n_caption: Option<usize>,
+    /// Every option; the data-dependent sizes (feature dimension, vocabularies) are filled
+    /// in from the data.
+    pub config: TrainConfig,
+    /// Word vectors for the initial embeddings; `None` uses `ROOT/word2vec/flickr/
+    /// vec500flickr30m` when `word_dim` is 500 and it exists, as the original does.
+    pub word2vec: Option<PathBuf>,
+    /// Facts recorded in the model's `config.json` besides the options.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// The run folder and hooks.
+    pub options: RunOptions,
+}
+
+/// Reads and checks the data, then trains; see [`train`].
+pub fn run_training<B: AutodiffBackend>(
+    request: &TrainRequest,
+    device: &B::Device,
+) -> Result<TrainSummary> {
+    let data = load_run_data(&request.data)?;
+    let mut config = request.config.clone();
+    config.model.visual_feat_dim = data.feature_dim;
+    config.model.bow_vocab_size = data.bow_size;
+    config.model.vocab_size = data.rnn_vocab.len();
+    config.model = config.model.resolve()?;
+    config.validate()?;
+    let mut validator = PairValidator::new(data.val, request.n_caption, config.val_batch_size)?;
+    let vectors = match word2vec_path(request, config.model.word_dim) {
+        Some(path) => Some(word_vectors(&path, &data.rnn_vocab, config.model.word_dim)?),
+        None => None,
+    };
+    let mut extra = request.extra.clone();
+    for (key, value) in [
+        ("trainCollection", &request.data.train),
+        ("valCollection", &request.data.val),
+        ("visual_feature", &request.data.feature),
+        ("vocab", &request.data.vocab),
+    ] {
+        extra.insert(key.into(), value.clone().into());
+    }
+    let inputs = TrainInputs {
+        train: Arc::new(data.train),
+        vocab_files: data.vocab_files,
+        word_vectors: vectors,
+        extra,
+    };
+    train::<B, _>(&config, &inputs, &mut validator, &request.options, device)
+}
+
+fn word2vec_path(request: &TrainRequest, word_dim: usize) -> Option<PathBuf> {
+    if let Some(path) = &request.word2vec {
+        return Some(path.clone());
+    }
+    let default = word2vec_dir(&request.data.rootpath);
+    match (word_dim == 500, default.exists()) {
+        (true, true) => Some(default),
+        (true, false) => {
+            tracing::warn!(
+                "no word2vec at {}: word embeddings start from U(-0.1, 0.1)",
+                default.display()
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Tests the model folder `model_dir` on `test` as the original tester (batches of 128).
+pub fn run_test<B: Backend>(
+    model_dir: &Path,
+    rootpath: &Path,
+    test: &str,
+    n_caption: Option<usize>,
+    device: &B::Device,
+) -> Result<TestReport> {
+    let loaded = LoadedModel::<B>::load(model_dir, device)?;
+    let options = TestOptions {
+        rootpath: rootpath.to_path_buf(),
+        collection: test.to_string(),
+        feature: loaded.feature_or(None)?,
+        n_caption,
+        encode: EncodeOptions::default(),
+    };
+    Ok(test_model(
+        &loaded.model,
+        &loaded.vocab,
+        model_dir,
+        &options,
+        &mut |_| {},
+    )?)
+}
+
+/// One video found by [`search`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Video id.
+    pub video: String,
+    /// Cosine similarity to the query.
+    pub score: f32,
+}
+
+/// Ranks every video of `collection` for each query sentence with the model folder
+/// `model_dir`; returns the `top` best videos per query.
+pub fn search<B: Backend>(
+    model_dir: &Path,
+    rootpath: &Path,
+    collection: &str,
+    queries: &[String],
+    top: usize,
+    device: &B::Device,
+) -> Result<Vec<Vec<Hit>>> {
+    let loaded = LoadedModel::<B>::load(model_dir, device)?;
+    let feature = loaded.feature_or(None)?;
+    let videos = BigFileVideos::open(&Collection::new(rootpath, collection), &feature, None)?;
+    let video_embs = encode_videos_alone(
+        &loaded.model,
+        &videos,
+        &EncodeOptions::default(),
+        &mut |_| {},
+    )?;
+    let bow_dim = loaded.vocab.bow_len();
+    let inputs = queries
+        .iter()
+        .map(|q| loaded.vocab.encode(q).to_input(bow_dim))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let refs: Vec<_> = inputs.iter().collect();
+    let (batch, perm) = collate_captions(&refs)?;
+    let rows = tensor_to_vec(loaded.model.embed_text_batch(&batch, PaddingMode::Batch)?)?;
+    let dim = loaded.model.config().embedding_dim().max(1);
+    let mut out = vec![Vec::new(); queries.len()];
+    for (query, &q) in rows.chunks_exact(dim).zip(&perm) {
+        let mut hits: Vec<Hit> = video_embs
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(v, emb)| Hit {
+                video: videos.id(v).to_string(),
+                score: emb.iter().zip(query).map(|(a, b)| a * b).sum(),
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.video.cmp(&b.video))
+        });
+        hits.truncate(top);
+        if let Some(slot) = out.get_mut(q) {
+            *slot = hits;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,376 @@
+//! The training loop of the original `trainer.py`: per epoch, shuffle, train on batches
+//! collated in the background (train-mode forward, triplet loss, global-norm clipping,
+//! Adam), validate, apply the schedule, keep the best model and save a resumable
+//! checkpoint.
+//!
+//! Run folder (`OUT`): `model_best/` (model folder of the best epoch), `checkpoint/` (see
+//! [`crate::checkpoint`]), `metrics.jsonl`, `val_metric_hist.txt`, `val_metric.txt` and
+//! `train_config.json`. Randomness comes only from the seed: initial weights, each epoch's
+//! shuffle (ChaCha8 stream = epoch) and dropout (the backend is reseeded at the start of
+//! each epoch), so a run resumed from its last checkpoint reproduces an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use dualenc_model::model_dir::save_model_dir;
+use dualenc_model::{train_step, Adam, DualEncoding, ModelMeta, RunConfig};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::checkpoint::{self, SaveInputs, TrainerState, CHECKPOINT_VERSION};
+use crate::config::TrainConfig;
+use crate::error::{Result, TrainError};
+use crate::history::{write_best, write_logs, EpochRecord, ValScores};
+use crate::loader::{check_training_data, epoch_order, BatchLoader};
+use crate::schedule::Schedule;
+use dualenc_infer::PairData;
+
+/// Folder of the best model inside a run folder.
+pub const MODEL_BEST_DIR: &str = "model_best";
+/// The run's options as JSON.
+pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
+
+/// Computes validation metrics of the current network (eval mode).
+pub trait Validator<B: Backend> {
+    /// Encodes the validation collection with `model` and returns its metrics.
+    fn validate(&mut self, model: &DualEncoding<B>) -> Result<ValScores>;
+}
+
+/// The data of a run.
+pub struct TrainInputs {
+    /// Training pairs.
+    pub train: Arc<PairData>,
+    /// Vocabulary files `(file name, bytes)` copied into every saved model folder.
+    pub vocab_files: Vec<(String, Vec<u8>)>,
+    /// Initial word vectors per RNN-vocabulary row (word2vec), if any.
+    pub word_vectors: Option<Vec<Option<Vec<f32>>>>,
+    /// Further facts recorded in the models' `config.json` (collections, feature...).
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// How to run: where, whether to resume, and hooks.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run folder.
+    pub out_dir: PathBuf,
+    /// Continue from the run folder's latest checkpoint.
+    pub resume: bool,
+    /// Stop (as if killed) after this many training batches of this call; for tests of
+    /// interruption and resumption.
+    pub stop_after_batches: Option<usize>,
+    /// Draw progress bars on stderr and print each epoch's summary line on stdout.
+    pub progress: bool,
+}
+
+/// The outcome of a finished run.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    /// Every epoch, including those of earlier (resumed) sessions.
+    pub history: Vec<EpochRecord>,
+    /// 1-based best epoch.
+    pub best_epoch: Option<usize>,
+    /// Best validation score.
+    pub best_score: f64,
+    /// Training stopped because validation stopped improving.
+    pub stopped_early: bool,
+    /// The best model's folder.
+    pub model_best: PathBuf,
+}
+
+/// The mutable state of a run between epochs.
+struct Session<B: AutodiffBackend> {
+    model: DualEncoding<B>,
+    adam: Adam<B::InnerBackend>,
+    state: TrainerState,
+    batches_run: usize,
+}
+
+/// Trains (or resumes) a run and returns its summary.
+pub fn train<B, V>(
+    config: &TrainConfig,
+    inputs: &TrainInputs,
+    validator: &mut V,
+    options: &RunOptions,
+    device: &B::Device,
+) -> Result<TrainSummary>
+where
+    B: AutodiffBackend,
+    V: Validator<B::InnerBackend>,
+{
+    config.validate()?;
+    check_training_data(&inputs.train)?;
+    let run_config = run_config(config, inputs);
+    let mut session = start::<B>(config, inputs, options, device)?;
+    checkpoint::write_json(&options.out_dir.join(TRAIN_CONFIG_FILE), &run_config)?;
+    while let Some(epoch) = session.state.schedule.next_epoch() {
+        let (steps, mean_loss, train_s) =
+            train_epoch(&mut session, config, &inputs.train, options, epoch, device)?;
+        let clock = Instant::now();
+        let val = validator.validate(&session.model.valid())?;
+        let val_s = clock.elapsed().as_secs_f64();
+        let score = config.val_metric.score(&val, config.loss.direction);
+        let outcome = session.state.schedule.record(score);
+        let record = EpochRecord {
+            outcome,
+            steps,
+            mean_loss,
+            val,
+            train_s,
+            val_s,
+        };
+        let line = epoch_line(&record, config.schedule.num_epochs);
+        tracing::info!("{line}");
+        if options.progress {
+            println!("{line}");
+        }
+        session.state.history.push(record);
+        save_epoch(&session, &run_config, inputs, options)?;
+    }
+    let schedule = &session.state.schedule;
+    write_best(&options.out_dir, schedule.best_score())?;
+    Ok(TrainSummary {
+        history: session.state.history.clone(),
+        best_epoch: schedule.best_epoch(),
+        best_score: schedule.best_score(),
+        stopped_early: schedule.stopped_early(),
+        model_best: options.out_dir.join(MODEL_BEST_DIR),
+    })
+}
+
+/// The models' `config.json`: network, loss, optimiser, plus the trainer's options and the
+/// caller's facts under `extra`.
+fn run_config(config: &TrainConfig, inputs: &TrainInputs) -> RunConfig {
+    let mut extra = inputs.extra.clone();
+    extra.insert(
+        "trainer".into(),
+        serde_json::to_value(config).unwrap_or_default(),
+    );
+    RunConfig {
+        model: config.model.clone(),
+        loss: config.loss.clone(),
+        optim: config.optim.clone(),
+        extra,
+    }
+}
+
+/// A fresh session, or the one saved in the run folder's latest checkpoint.
+fn start<B: AutodiffBackend>(
+    config: &TrainConfig,
+    inputs: &TrainInputs,
+    options: &RunOptions,
+    device: &B::Device,
+) -> Result<Session<B>> {
+    let latest = checkpoint::latest(&options.out_dir)?;
+    match (options.resume, latest) {
+        (true, Some(dir)) => resume_session(config, &dir, device),
+        (true, None) => Err(TrainError::Config(format!(
+            "--resume: {} holds no checkpoint to resume from",
+            options.out_dir.display()
+        ))),
+        (false, Some(dir)) => Err(TrainError::Config(format!(
+            "{} already holds a training run (checkpoint {}); resume it or remove it first",
+            options.out_dir.display(),
+            dir.display()
+        ))),
+        (false, None) => fresh_session(config, inputs, device),
+    }
+}
+
+fn fresh_session<B: AutodiffBackend>(
+    config: &TrainConfig,
+    inputs: &TrainInputs,
+    device: &B::Device,
+) -> Result<Session<B>> {
+    let model = DualEncoding::<B>::init(
+        config.model.clone(),
+        config.seed,
+        inputs.word_vectors.as_deref(),
+        device,
+    )?;
+    let mut optim = config.optim.clone();
+    optim.learning_rate = config.schedule.learning_rate;
+    Ok(Session {
+        model,
+        adam: Adam::new(optim),
+        state: TrainerState {
+            format_version: CHECKPOINT_VERSION,
+            config: config.clone(),
+            schedule: Schedule::new(config.schedule.clone()),
+            eiters: 0,
+            adam_steps: Default::default(),
+            history: Vec::new(),
+        },
+        batches_run: 0,
+    })
+}
+
+fn resume_session<B: AutodiffBackend>(
+    config: &TrainConfig,
+    dir: &Path,
+    device: &B::Device,
+) -> Result<Session<B>> {
+    let saved = checkpoint::load::<B>(dir, device)?;
+    let differences = saved.state.config.differences(config);
+    if !differences.is_empty() {
+        return Err(TrainError::Config(format!(
+            "--resume: the options differ from those of the checkpoint {}: {}",
+            dir.display(),
+            differences.join(", ")
+        )));
+    }
+    let mut state = saved.state;
+    state.config.schedule.num_epochs = config.schedule.num_epochs;
+    state.schedule.set_num_epochs(config.schedule.num_epochs);
+    tracing::info!(
+        "resuming {} after epoch {} (lr {:e}, best {:.3})",
+        dir.display(),
+        state.schedule.epochs_done(),
+        state.schedule.learning_rate(),
+        state.schedule.best_score()
+    );
+    Ok(Session {
+        model: saved.model,
+        adam: saved.adam,
+        state,
+        batches_run: 0,
+    })
+}
+
+/// Seed of the backend's random stream (dropout) for `epoch`.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64).wrapping_add(1)
+}
+
+/// One epoch of training; returns (steps, mean loss, seconds).
+fn train_epoch<B: AutodiffBackend>(
+    session: &mut Session<B>,
+    config: &TrainConfig,
+    data: &Arc<PairData>,
+    options: &RunOptions,
+    epoch: usize,
+    device: &B::Device,
+) -> Result<(usize, f64, f64)> {
+    B::seed(device, epoch_seed(config.seed, epoch));
+    session
+        .adam
+        .set_learning_rate(session.state.schedule.learning_rate());
+    let order = epoch_order(data.captions.len(), config.seed, epoch);
+    let loader = BatchLoader::spawn(
+        Arc::clone(data),
+        order,
+        config.batch_size,
+        config.model.video_max_len,
+        config.prefetch,
+    );
+    let bar = progress_bar(options.progress, loader.batches(), epoch, config);
+    let clock = Instant::now();
+    let (mut steps, mut loss_sum) = (0usize, 0.0f64);
+    for batch in loader {
+        if options.stop_after_batches == Some(session.batches_run) {
+            bar.abandon();
+            return Err(TrainError::Interrupted {
+                epoch,
+                batches: steps,
+            });
+        }
+        let model = session.model.clone();
+        let (model, report) = train_step(model, &mut session.adam, &batch?, &config.loss)?;
+        session.model = model;
+        session.state.eiters += 1;
+        session.batches_run += 1;
+        steps += 1;
+        loss_sum += f64::from(report.loss);
+        bar.set_message(format!("loss {:.3}", loss_sum / steps as f64));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mean = if steps == 0 {
+        0.0
+    } else {
+        loss_sum / steps as f64
+    };
+    Ok((steps, mean, clock.elapsed().as_secs_f64()))
+}
+
+fn progress_bar(show: bool, len: usize, epoch: usize, config: &TrainConfig) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    if !show {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} batches {per_sec} eta {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!(
+        "epoch {}/{}",
+        epoch + 1,
+        config.schedule.num_epochs
+    ));
+    bar
+}
+
+/// Saves the best model (when this epoch is the best), the checkpoint and the logs.
+fn save_epoch<B: AutodiffBackend>(
+    session: &Session<B>,
+    run_config: &RunConfig,
+    inputs: &TrainInputs,
+    options: &RunOptions,
+) -> Result<()> {
+    let out = &options.out_dir;
+    let Some(record) = session.state.history.last() else {
+        return Ok(());
+    };
+    let vocab: Vec<(&str, &[u8])> = inputs
+        .vocab_files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    if record.outcome.is_best {
+        let mut meta = ModelMeta::new(record.outcome.epoch + 1, Some(record.outcome.score));
+        meta.extra
+            .insert("eiters".into(), session.state.eiters.into());
+        save_model_dir(
+            &out.join(MODEL_BEST_DIR),
+            &session.model,
+            run_config,
+            &meta,
+            &vocab,
+        )?;
+    }
+    let save = SaveInputs {
+        model: &session.model,
+        run_config,
+        vocab_files: &inputs.vocab_files,
+    };
+    checkpoint::save(out, &save, &session.adam, &session.state)?;
+    write_logs(out, &session.state.history)
+}
+
+/// The one-line summary of an epoch printed and logged after its validation.
+pub fn epoch_line(record: &EpochRecord, num_epochs: usize) -> String {
+    let o = &record.outcome;
+    let v = &record.val;
+    format!(
+        "epoch {}/{}: lr {:.3e} loss {:.4} | val t2v R@1/5/10 {:.1}/{:.1}/{:.1} v2t {:.1}/{:.1}/{:.1} score {:.3}{}{}{} | {:.1}s train {:.2}s val",
+        o.epoch + 1,
+        num_epochs,
+        o.lr,
+        record.mean_loss,
+        v.t2v.r1,
+        v.t2v.r5,
+        v.t2v.r10,
+        v.v2t.r1,
+        v.v2t.r5,
+        v.v2t.r10,
+        o.score,
+        if o.is_best { " (best)" } else { "" },
+        if o.halved { ", lr halved" } else { "" },
+        if o.early_stop { ", early stop" } else { "" },
+        record.train_s,
+        record.val_s,
+    )
+}

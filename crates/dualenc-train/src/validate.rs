@@ -1,0 +1,66 @@
+//! Validation after each epoch, as the original's `validate` / `validate_split`.
+//!
+//! A collection with a fixed number of captions per video (listed grouped by video) is
+//! encoded in caption-video pair batches of 128 in caption-file order
+//! (`dualenc_infer::encode_collection_pairs`) and scored with `t2i` / `i2t`; a collection
+//! whose videos have varying caption counts (MSVD) is encoded videos alone and captions
+//! alone and scored with the varied-count metrics, as the original does for `msvd*`.
+
+use burn::tensor::backend::Backend;
+use dualenc_infer::tester::{caption_layout, metrics_of, CaptionLayout};
+use dualenc_infer::{
+    encode_collection_pairs, encode_collection_separately, EncodeOptions, PairData,
+};
+use dualenc_model::DualEncoding;
+
+use crate::error::{Result, TrainError};
+use crate::history::ValScores;
+use crate::trainer::Validator;
+
+/// Validates on a collection held as pair data.
+pub struct PairValidator {
+    data: PairData,
+    layout: CaptionLayout,
+    batch_size: usize,
+}
+
+impl PairValidator {
+    /// Checks `data` against `n_caption` (`None`: detect the layout) and keeps it for the
+    /// epochs to come; `batch_size` is the encoding batch (128 in the original).
+    pub fn new(data: PairData, n_caption: Option<usize>, batch_size: usize) -> Result<Self> {
+        let layout = caption_layout(&data, n_caption)
+            .map_err(|e| TrainError::Data(format!("validation collection: {e}")))?;
+        if batch_size == 0 {
+            return Err(TrainError::Config(
+                "validation batch size must be at least 1".into(),
+            ));
+        }
+        Ok(Self {
+            data,
+            layout,
+            batch_size,
+        })
+    }
+
+    /// The caption layout found.
+    pub fn layout(&self) -> CaptionLayout {
+        self.layout
+    }
+}
+
+impl<B: Backend> Validator<B> for PairValidator {
+    fn validate(&mut self, model: &DualEncoding<B>) -> Result<ValScores> {
+        let embs = match self.layout {
+            CaptionLayout::Fixed(_) => encode_collection_pairs(model, &self.data, self.batch_size),
+            CaptionLayout::Varied => {
+                let options = EncodeOptions {
+                    batch_size: self.batch_size,
+                    ..EncodeOptions::default()
+                };
+                encode_collection_separately(model, &self.data, &options, &mut |_| {})
+            }
+        }?;
+        let metrics = metrics_of(&embs, &embs.errors(), self.layout)?;
+        Ok(metrics.into())
+    }
+}
