@@ -152,6 +152,12 @@ impl<B: Backend> Adam<B> {
         self.states.get(name)
     }
 
+    /// Restores the state of parameter `name` (resuming from a checkpoint): the next update
+    /// continues from these moments and step count as if training had never stopped.
+    pub fn set_state(&mut self, name: String, state: AdamState<B>) {
+        self.states.insert(name, state);
+    }
+
     /// One Adam update of the flattened parameter `value` with gradient `grad`.
     pub fn update(&mut self, name: &str, value: Tensor<B, 1>, grad: Tensor<B, 1>) -> Tensor<B, 1> {
         let c = &self.config;

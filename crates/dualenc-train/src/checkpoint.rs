@@ -176,7 +176,7 @@ fn restore_adam<B: Backend>(
     let states = adam_states::<B>(state, moments, device, path)?;
     let mut adam = Adam::new(state.config.optim.clone());
     adam.set_learning_rate(state.schedule.learning_rate());
-    install(adam, states, path)
+    Ok(install(adam, states))
 }
 
 /// Adam's per-parameter state rebuilt from the saved moments and step counts.
@@ -220,24 +220,13 @@ fn adam_states<B: Backend>(
     Ok(out)
 }
 
-/// Puts the saved moments into `adam`. dualenc-model's `Adam` keeps its per-parameter state
-/// private and offers no way to set it yet, so a checkpoint taken after any step cannot be
-/// resumed exactly; this is refused rather than silently restarting Adam's moments.
-fn install<B: Backend>(
-    adam: Adam<B>,
-    states: Vec<(String, AdamState<B>)>,
-    path: &Path,
-) -> Result<Adam<B>> {
-    match states.first() {
-        None => Ok(adam),
-        Some((name, _)) => Err(TrainError::Format {
-            path: path.to_path_buf(),
-            message: format!(
-                "cannot restore Adam's moments (first: `{name}`): dualenc-model's Adam has no \
-                 `set_state` yet, so this build cannot resume a run exactly"
-            ),
-        }),
+/// Puts the saved moments into `adam`, so the next step continues exactly where the
+/// interrupted run would have.
+fn install<B: Backend>(mut adam: Adam<B>, states: Vec<(String, AdamState<B>)>) -> Adam<B> {
+    for (name, state) in states {
+        adam.set_state(name, state);
     }
+    adam
 }
 
 fn remove_older(root: &Path, keep: &str) -> Result<()> {

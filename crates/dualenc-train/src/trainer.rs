@@ -60,7 +60,8 @@ pub struct RunOptions {
     /// Stop (as if killed) after this many training batches of this call; for tests of
     /// interruption and resumption.
     pub stop_after_batches: Option<usize>,
-    /// Draw progress bars on stderr and print each epoch's summary line on stdout.
+    /// Draw progress bars and print each epoch's summary line, both on stderr (stdout is kept
+    /// for results, e.g. `--json`).
     pub progress: bool,
 }
 
@@ -123,7 +124,7 @@ where
         let line = epoch_line(&record, config.schedule.num_epochs);
         tracing::info!("{line}");
         if options.progress {
-            println!("{line}");
+            eprintln!("{line}");
         }
         session.state.history.push(record);
         save_epoch(&session, &run_config, inputs, options)?;

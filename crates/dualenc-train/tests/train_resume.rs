@@ -15,6 +15,15 @@ use dualenc_train::{
 
 const FEATURE: &str = "synfeat";
 
+
+/// Burn's random stream (dropout) is global to the process and tests run on parallel threads:
+/// tests that train take this lock so that each run sees only its own seeded stream.
+static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn training_lock() -> std::sync::MutexGuard<'static, ()> {
+    TRAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn make_collection(root: &Path) {
     let cfg = SynthConfig {
         prefix: "tiny".into(),
@@ -163,6 +172,7 @@ fn interrupted_run(root: &Path) {
 
 #[test]
 fn an_interrupted_run_keeps_its_last_complete_epoch() {
+    let _guard = training_lock();
     let root = tempfile::tempdir().unwrap();
     make_collection(root.path());
     straight_run(root.path());
@@ -170,8 +180,8 @@ fn an_interrupted_run_keeps_its_last_complete_epoch() {
 }
 
 #[test]
-#[ignore = "needs Adam::set_state in dualenc-model to restore the optimiser's moments"]
 fn an_interrupted_run_resumes_to_the_uninterrupted_result() {
+    let _guard = training_lock();
     let root = tempfile::tempdir().unwrap();
     make_collection(root.path());
     let history = straight_run(root.path());
@@ -186,6 +196,7 @@ fn an_interrupted_run_resumes_to_the_uninterrupted_result() {
 
 #[test]
 fn resuming_without_a_checkpoint_is_an_error() {
+    let _guard = training_lock();
     let root = tempfile::tempdir().unwrap();
     make_collection(root.path());
     let err = run(root.path(), &root.path().join("none"), true, None).unwrap_err();
@@ -194,6 +205,7 @@ fn resuming_without_a_checkpoint_is_an_error() {
 
 #[test]
 fn bad_input_stops_before_training() {
+    let _guard = training_lock();
     let root = tempfile::tempdir().unwrap();
     make_collection(root.path());
     let out = root.path().join("out");
