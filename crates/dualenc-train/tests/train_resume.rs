@@ -15,13 +15,14 @@ use dualenc_train::{
 
 const FEATURE: &str = "synfeat";
 
-
 /// Burn's random stream (dropout) is global to the process and tests run on parallel threads:
 /// tests that train take this lock so that each run sees only its own seeded stream.
 static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn training_lock() -> std::sync::MutexGuard<'static, ()> {
-    TRAINING.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn make_collection(root: &Path) {
