@@ -36,6 +36,8 @@ enum Command {
     #[command(flatten)]
     Infer(commands::infer::InferCommand),
     #[command(flatten)]
+    Search(commands::search::SearchCommand),
+    #[command(flatten)]
     Bench(commands::bench::BenchCommand),
 }
 
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Eval(c) => c.run(),
         Command::Train(c) => c.run(),
         Command::Infer(c) => c.run(),
+        Command::Search(c) => c.run(),
         Command::Bench(c) => c.run(),
     };
     match result {

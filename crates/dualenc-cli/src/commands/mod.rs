@@ -4,6 +4,7 @@ pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod infer;
+pub mod search;
 pub mod synth;
 pub mod text;
 pub mod train;
