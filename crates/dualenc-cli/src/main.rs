@@ -43,6 +43,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    common::keep_freed_memory();
     common::init_logging(cli.verbose);
     let result = match cli.command {
         Command::Data(c) => c.run(),

@@ -1,6 +1,7 @@
-//! `dualenc index`, `search` and `serve` end to end on the quick demo's model and synthetic
-//! collections: table and JSON output, unknown words, duplicate ids on append, and the HTTP
-//! service answering and stopping on SIGTERM.
+//! `dualenc index`, `search`, `serve` and `bench-search` end to end on the quick demo's model
+//! and synthetic collections: table and JSON output, unknown words, duplicate ids on append,
+//! the HTTP service answering and stopping on SIGTERM, and the latency report's figures and
+//! refusals (its timings themselves are not asserted).
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -295,4 +296,99 @@ fn serve_answers_health_and_search_then_stops_on_sigterm() {
     assert!(killed.success());
     let exit = server.0.wait().unwrap();
     assert!(exit.success(), "serve exited with {exit}");
+}
+
+#[test]
+fn bench_search_times_queries_and_measures_recall() {
+    let setup = Setup::new();
+    let query = setup.known_query();
+    let words = query.split_whitespace().count() as f64;
+    let out = dualenc()
+        .arg("bench-search")
+        .arg("--index")
+        .arg(setup.index())
+        .arg(&query)
+        .args(["--repeat", "3", "-k", "5", "--approx", "--json"])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["videos"], 20);
+    assert_eq!(json["mode"], "approx");
+    assert_eq!(json["k"], 5);
+    assert_eq!(json["queries"], 1);
+    assert_eq!(json["passes"], 3);
+    assert_eq!(json["timed"], 3);
+    assert_eq!(json["mean_words"].as_f64(), Some(words));
+    for part in ["total_ms", "encode_ms", "search_ms"] {
+        let p = |name: &str| json[part][name].as_f64().unwrap();
+        assert!(
+            0.0 <= p("min") && p("min") <= p("p50") && p("p50") <= p("p90"),
+            "{part}: {json}"
+        );
+        assert!(
+            p("p90") <= p("p99") && p("p99") <= p("max"),
+            "{part}: {json}"
+        );
+    }
+    assert!(json["encode_ms"]["max"].as_f64() <= json["total_ms"]["max"].as_f64());
+    // 20 rows and ef 128: the graph search visits every row, so it finds the exact top 5.
+    assert_eq!(json["recall_at_k"].as_f64(), Some(1.0));
+
+    // Queries from a file (blank lines skipped) after those given as arguments; a table.
+    let file = setup.dir.path().join("queries.txt");
+    std::fs::write(&file, format!("{query}\n\n{query} again\n")).unwrap();
+    let out = dualenc()
+        .arg("bench-search")
+        .arg("--index")
+        .arg(setup.index())
+        .arg(&query)
+        .arg("--queries")
+        .arg(&file)
+        .args(["--repeat", "2"])
+        .assert()
+        .success();
+    let table = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(table.starts_with("3 queries"), "{table}");
+    assert!(table.contains("x 2 passes on 20 videos"), "{table}");
+    assert!(table.contains("exact search, k 20"), "{table}");
+    for row in ["total", "encode", "search", "queries/s"] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
+    assert!(
+        !table.contains("recall"),
+        "no recall without --approx: {table}"
+    );
+}
+
+#[test]
+fn bench_search_refuses_bad_queries_before_timing() {
+    let setup = Setup::new();
+    let bench = || {
+        let mut cmd = dualenc();
+        cmd.arg("bench-search").arg("--index").arg(setup.index());
+        cmd
+    };
+    bench()
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no query to time"));
+    bench()
+        .arg(setup.known_query())
+        .arg("zzyzxq qqqwx")
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("query 2 of 2"))
+        .stderr(predicate::str::contains(
+            "none of the query's words is in the vocabulary",
+        ));
+    bench()
+        .args(["--queries", "/nonexistent/queries.txt"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("/nonexistent/queries.txt"));
+    bench()
+        .args(["x", "--repeat", "0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--repeat"));
 }

@@ -1,7 +1,7 @@
 //! Choosing the compute device: the CPU (Burn's Flex backend) always, CUDA when this crate is
 //! built with the `cuda` feature.
 
-use burn::tensor::backend::Backend;
+use dualenc_model::ModelBackend;
 
 use crate::error::{InferError, Result};
 
@@ -25,7 +25,7 @@ pub trait BackendTask {
     /// What the work returns.
     type Output;
     /// Runs the work on `device` of backend `B`.
-    fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output>;
+    fn run<B: ModelBackend>(self, device: B::Device) -> Result<Self::Output>;
 }
 
 /// Runs `task` on the chosen device.

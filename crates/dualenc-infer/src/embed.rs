@@ -7,9 +7,9 @@
 //! the original's predictor does. Rows are the eval-mode embeddings; ids are video ids and
 //! caption ids.
 
+use dualenc_model::ModelBackend;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use dualenc_data::{BigFileWriter, Collection};
 use dualenc_model::DualEncoding;
 
@@ -41,7 +41,7 @@ pub struct EmbedReport {
 }
 
 /// Embeds the collection `collection` with feature `feature` into the BigFiles of `outputs`.
-pub fn embed_collection<B: Backend>(
+pub fn embed_collection<B: ModelBackend>(
     model: &DualEncoding<B>,
     vocab: &ModelVocab,
     collection: &Collection,

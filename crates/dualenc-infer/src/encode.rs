@@ -22,8 +22,8 @@
 //! `T`, only the videos whose first caption lies in the batch are encoded, padded to that same
 //! `T` (identical results, up to float summation order, at a fraction of the cost).
 
-use burn::tensor::backend::Backend;
 use dualenc_model::named::tensor_to_vec;
+use dualenc_model::ModelBackend;
 use dualenc_model::{
     collate_captions, collate_videos, CaptionInput, DualEncoding, PaddingMode, VideoBatch,
     VideoFrames,
@@ -319,7 +319,7 @@ impl EncodeOptions {
 
 /// Encodes caption-video pairs exactly as the original's tester and validation do, in the
 /// original's batch-dependent mode (see the module documentation).
-pub fn encode_collection_pairs<B: Backend>(
+pub fn encode_collection_pairs<B: ModelBackend>(
     model: &DualEncoding<B>,
     data: &PairData,
     batch_size: usize,
@@ -333,7 +333,7 @@ pub fn encode_collection_pairs<B: Backend>(
 
 /// [`encode_collection_pairs`] with a padding mode and a progress callback (called with the
 /// number of captions finished after each batch).
-pub fn encode_collection_pairs_with<B: Backend>(
+pub fn encode_collection_pairs_with<B: ModelBackend>(
     model: &DualEncoding<B>,
     data: &PairData,
     options: &EncodeOptions,
@@ -384,7 +384,7 @@ pub fn encode_collection_pairs_with<B: Backend>(
 /// Encodes videos alone in consecutive batches (the original's predictor and its MSVD tester),
 /// row-major `videos.len() x dim` in source order; `progress` gets the videos finished per
 /// batch.
-pub fn encode_videos_alone<B: Backend>(
+pub fn encode_videos_alone<B: ModelBackend>(
     model: &DualEncoding<B>,
     videos: &dyn VideoSource,
     options: &EncodeOptions,
@@ -414,7 +414,7 @@ pub fn encode_videos_alone<B: Backend>(
 
 /// Encodes captions alone in consecutive batches, each sorted by length as `collate_text`
 /// does; row-major `captions.len() x dim` in file order.
-pub fn encode_captions_alone<B: Backend>(
+pub fn encode_captions_alone<B: ModelBackend>(
     model: &DualEncoding<B>,
     captions: &CaptionSet,
     options: &EncodeOptions,
@@ -434,7 +434,7 @@ pub fn encode_captions_alone<B: Backend>(
 
 /// Encodes the videos and the captions of `data` separately (the original's MSVD tester:
 /// videos alone in their order, captions alone in file order).
-pub fn encode_collection_separately<B: Backend>(
+pub fn encode_collection_separately<B: ModelBackend>(
     model: &DualEncoding<B>,
     data: &PairData,
     options: &EncodeOptions,
@@ -454,7 +454,7 @@ pub fn encode_collection_separately<B: Backend>(
 }
 
 /// Embeds captions `range` as one `collate_text` batch; returns `(caption index, row)` pairs.
-fn encode_caption_batch<B: Backend>(
+fn encode_caption_batch<B: ModelBackend>(
     model: &DualEncoding<B>,
     captions: &CaptionSet,
     range: std::ops::Range<usize>,
@@ -475,7 +475,7 @@ fn encode_caption_batch<B: Backend>(
 
 /// Embeds videos `indices` of `videos` as one batch padded to `steps` frames; rows in the
 /// order of `indices`.
-fn encode_video_rows<B: Backend>(
+fn encode_video_rows<B: ModelBackend>(
     model: &DualEncoding<B>,
     videos: &dyn VideoSource,
     indices: &[usize],

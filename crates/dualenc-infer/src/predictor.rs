@@ -15,9 +15,9 @@
 //!   `ROOT/TEST/TextData/avs.qrels.EDITION` exist, EDITION being the query set's name up to its
 //!   first dot (`tv16.avs.txt` -> `tv16`), as `trec_eval.py` names them.
 
+use dualenc_model::ModelBackend;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use dualenc_data::captions::read_topics;
 use dualenc_data::Collection;
 use dualenc_eval::avs::{self, ScoreFile, TopicScores, TrecOptions, XmlOptions};
@@ -67,7 +67,7 @@ pub struct QuerySetReport {
 }
 
 /// Encodes the test collection's videos, then ranks them for every query set.
-pub fn predict<B: Backend>(
+pub fn predict<B: ModelBackend>(
     model: &DualEncoding<B>,
     vocab: &ModelVocab,
     model_dir: &Path,
@@ -107,7 +107,7 @@ pub fn predict<B: Backend>(
 }
 
 /// Ranks every video for each topic of `query_set`.
-fn rank_query_set<B: Backend>(
+fn rank_query_set<B: ModelBackend>(
     model: &DualEncoding<B>,
     vocab: &ModelVocab,
     collection: &Collection,

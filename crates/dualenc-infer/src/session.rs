@@ -1,8 +1,8 @@
 //! A model folder loaded for use: the network on a device, its vocabularies and options.
 
+use dualenc_model::ModelBackend;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use dualenc_model::{DualEncoding, ModelDir, ModelMeta, RunConfig};
 
 use crate::error::{InferError, Result};
@@ -10,7 +10,7 @@ use crate::vocab::ModelVocab;
 
 /// A model ready to encode.
 #[derive(Debug)]
-pub struct LoadedModel<B: Backend> {
+pub struct LoadedModel<B: ModelBackend> {
     /// The network (eval mode is chosen per call).
     pub model: DualEncoding<B>,
     /// Its vocabularies.
@@ -23,7 +23,7 @@ pub struct LoadedModel<B: Backend> {
     pub dir: PathBuf,
 }
 
-impl<B: Backend> LoadedModel<B> {
+impl<B: ModelBackend> LoadedModel<B> {
     /// Reads the model folder `dir` and builds the network on `device`; the vocabularies must
     /// have the sizes the network was built with.
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {

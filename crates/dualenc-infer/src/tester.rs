@@ -11,10 +11,10 @@
 //! are the captions (`id.txt` = caption ids, row = `-cosine` to every video, f32) plus
 //! `videos.txt`, the column video ids one per line.
 
+use dualenc_model::ModelBackend;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use dualenc_data::{BigFileWriter, Collection};
 use dualenc_eval::{
     fixed_caption_metrics, varied_caption_metrics, CaptionVideoMatrix, DirectionMetrics,
@@ -123,7 +123,7 @@ fn describe_counts(counts: &[usize]) -> String {
 /// Tests `model` (whose folder is `model_dir`) on the collection of `options`; writes the
 /// metrics and the error matrix under `model_dir/results/COLLECTION/`. `progress` receives
 /// the number of items encoded after each batch.
-pub fn test_model<B: Backend>(
+pub fn test_model<B: ModelBackend>(
     model: &DualEncoding<B>,
     vocab: &ModelVocab,
     model_dir: &Path,

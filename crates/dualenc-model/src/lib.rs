@@ -48,3 +48,25 @@ pub use triplet_loss::{triplet_loss, TripletLossConfig};
 pub type CpuBackend = burn::backend::Flex;
 /// The CPU backend with automatic differentiation, for training.
 pub type CpuAutodiffBackend = burn::backend::Autodiff<burn::backend::Flex>;
+
+pub use conv::ConvBackend;
+pub use gru::GruBackend;
+
+/// A backend the network runs on: Burn's operations plus two custom operations, the GRU
+/// recurrence and the convolutions' window sums (fused on the CPU, one autodiff node each
+/// under `Autodiff`).
+pub trait ModelBackend: GruBackend + ConvBackend {}
+impl<B: GruBackend + ConvBackend> ModelBackend for B {}
+
+/// A backend the network trains on: autodiff over a [`ModelBackend`], whose inner backend
+/// runs validation.
+pub trait TrainBackend:
+    burn::tensor::backend::AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend
+{
+}
+impl<B> TrainBackend for B
+where
+    B: burn::tensor::backend::AutodiffBackend + ModelBackend,
+    B::InnerBackend: ModelBackend,
+{
+}

@@ -1,5 +1,6 @@
 //! The whole network: both encoders, named-tensor import/export and the encoding API.
 
+use crate::ModelBackend;
 use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -116,7 +117,9 @@ impl<B: Backend> DualEncoding<B> {
         }
         self
     }
+}
 
+impl<B: ModelBackend> DualEncoding<B> {
     fn device(&self) -> B::Device {
         self.text.embed.device()
     }

@@ -2,10 +2,10 @@
 //! chosen sizes (videos of uniformly drawn frame counts, captions of uniformly drawn word
 //! counts, deterministic for a seed) and timed training steps and encodings on any backend.
 
+use crate::ModelBackend;
 use std::time::{Duration, Instant};
 
 use burn::backend::Autodiff;
-use burn::tensor::backend::Backend;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -95,7 +95,7 @@ fn random_caption(
 /// Wall times of `steps` training steps (forward, loss, backward, global-norm clip, Adam) on
 /// one random batch, after `warmup` untimed steps. Each step reads its loss back, so the
 /// time includes the device's work.
-pub fn time_train_steps<B: Backend>(
+pub fn time_train_steps<B: ModelBackend>(
     config: &ModelConfig,
     shape: &BenchShape,
     warmup: usize,
@@ -124,7 +124,7 @@ pub fn time_train_steps<B: Backend>(
 /// Wall times of encoding one random batch of videos and one of captions (eval mode, the
 /// original's batch-dependent padding), `repeats` times each after one untimed warm-up.
 /// Returns `(video times, caption times)`; each encoding reads its embeddings back.
-pub fn time_encoding<B: Backend>(
+pub fn time_encoding<B: ModelBackend>(
     config: &ModelConfig,
     shape: &BenchShape,
     repeats: usize,

@@ -1,5 +1,6 @@
 //! Text side of the network (`Text_multilevel_encoding`).
 
+use crate::ModelBackend;
 use burn::module::{Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -100,7 +101,9 @@ impl<B: Backend> TextEncoder<B> {
     pub(crate) fn buffers(&self) -> Result<Vec<NamedTensor>> {
         self.text_mapping.buffers(MAPPING)
     }
+}
 
+impl<B: ModelBackend> TextEncoder<B> {
     /// Encodes a collated caption batch, keeping every intermediate.
     pub fn trace(&self, input: TextInput<B>, mode: Mode, padding: PaddingMode) -> EncoderTrace<B> {
         let [n, l] = input.ids.dims();

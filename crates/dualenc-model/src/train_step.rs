@@ -1,6 +1,7 @@
 //! One training step as the original's `train_emb`: train-mode forward, triplet loss,
 //! backward, global-norm clipping, Adam, and the BatchNorm running-stat update.
 
+use crate::TrainBackend;
 use std::collections::HashMap;
 
 use burn::tensor::backend::AutodiffBackend;
@@ -41,7 +42,7 @@ pub struct StepReport {
 
 /// Train-mode forward pass and backward pass of `batch` (at least two pairs: train-mode
 /// BatchNorm needs two rows, the original crashes on one).
-pub fn compute_gradients<B: AutodiffBackend>(
+pub fn compute_gradients<B: TrainBackend>(
     model: &DualEncoding<B>,
     batch: &PairBatch,
     loss_config: &TripletLossConfig,
@@ -77,7 +78,7 @@ pub fn compute_gradients<B: AutodiffBackend>(
 
 /// Clips `gradients` to the optimiser's global norm, takes an Adam step and folds the
 /// BatchNorm batch statistics into the running ones.
-pub fn apply_gradients<B: AutodiffBackend>(
+pub fn apply_gradients<B: TrainBackend>(
     model: DualEncoding<B>,
     adam: &mut Adam<B::InnerBackend>,
     mut gradients: Gradients<B>,
@@ -102,7 +103,7 @@ pub fn apply_gradients<B: AutodiffBackend>(
 }
 
 /// One full training step on a collated pair batch.
-pub fn train_step<B: AutodiffBackend>(
+pub fn train_step<B: TrainBackend>(
     model: DualEncoding<B>,
     adam: &mut Adam<B::InnerBackend>,
     batch: &PairBatch,

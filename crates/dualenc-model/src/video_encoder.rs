@@ -1,5 +1,6 @@
 //! Video side of the network (`Video_multilevel_encoding`).
 
+use crate::ModelBackend;
 use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -87,7 +88,9 @@ impl<B: Backend> VideoEncoder<B> {
     pub(crate) fn buffers(&self) -> Result<Vec<NamedTensor>> {
         self.visual_mapping.buffers(MAPPING)
     }
+}
 
+impl<B: ModelBackend> VideoEncoder<B> {
     /// Encodes a collated video batch, keeping every intermediate.
     pub fn trace(&self, input: VideoInput<B>, mode: Mode, padding: PaddingMode) -> EncoderTrace<B> {
         let packing = match padding {

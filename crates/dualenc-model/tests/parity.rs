@@ -2,15 +2,15 @@
 
 mod common;
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use common::{assert_close, swap_last_two, Fixture};
 use dualenc_model::batch::{collate_pairs, CaptionInput, PairBatch, VideoFrames};
 use dualenc_model::named::tensor_to_vec;
-use dualenc_model::optim::Adam;
+use dualenc_model::optim::{Adam, AdamState};
 use dualenc_model::train_step::{apply_gradients, compute_gradients};
 use dualenc_model::{
-    CpuAutodiffBackend, CpuBackend, DualEncoding, EncoderTrace, Mode, OptimConfig, PaddingMode,
-    TripletLossConfig, VIDEO_MAX_LEN,
+    CpuAutodiffBackend, CpuBackend, DualEncoding, EncoderTrace, Mode, NamedTensor, OptimConfig,
+    PaddingMode, TripletLossConfig, VIDEO_MAX_LEN,
 };
 
 /// Eval-mode values: 1e-5 absolute (the bound; float32 with a different summation
@@ -394,21 +394,85 @@ fn check_train(name: &str) {
 
     let gradients = compute_gradients(&model, &batch, &loss_config).unwrap();
     let (model, report) = apply_gradients(model, &mut adam, gradients).unwrap();
-    // Second step starts from parameters that differ by up to 2 lr on round-off entries, whose
-    // effect on the loss is nil in exact arithmetic: 1e-4 relative for loss and norm.
-    let loss2 = scalar("step2.loss");
-    assert!(
-        (report.loss - loss2).abs() <= 1e-4 * loss2,
-        "step 2 loss {} vs {loss2}",
-        report.loss
-    );
-    let norm2 = scalar("step2.total_norm");
-    assert!(
-        (report.total_norm - norm2).abs() <= 1e-4 * norm2,
-        "step 2 norm {} vs {norm2}",
-        report.total_norm
-    );
+    // Our second step starts from our first: the round-off entries (exact-zero gradients,
+    // float noise turned into steps of up to lr by Adam, see the fixture README) differ by up
+    // to 2 lr from the reference's, and the loss and norm inherit that drift (measured: up to
+    // 2.1e-4 relative in the reduced model, depending on the kernels' summation order). Hence
+    // 5e-4 relative here; `step_two_from_the_reference_state_*` checks step 2 itself to 1e-5.
+    for (what, ours, key) in [
+        ("loss", report.loss, "step2.loss"),
+        ("norm", report.total_norm, "step2.total_norm"),
+    ] {
+        let reference = scalar(key);
+        assert!(
+            (ours - reference).abs() <= 5e-4 * reference,
+            "step 2 {what} {ours} vs {reference}"
+        );
+    }
     check_params(&fx, &batch, &model, "after_step2.", 2.0);
+}
+
+/// Step 2 from the reference's own state after step 1 (parameters, buffers and Adam
+/// moments), so that the comparison does not inherit the round-off entries' drift.
+fn check_step_two(name: &str) {
+    let fx = Fixture::load(name);
+    let device = Default::default();
+    let state: Vec<NamedTensor> = fx
+        .weights
+        .iter()
+        .map(|(n, shape, _)| {
+            (
+                n.clone(),
+                shape.clone(),
+                fx.train[&format!("after_step1.{n}")].1.clone(),
+            )
+        })
+        .collect();
+    let model = DualEncoding::<CpuAutodiffBackend>::from_named_tensors(fx.config(), state, &device)
+        .unwrap();
+    let mut adam = Adam::new(OptimConfig::default());
+    for (n, _, _) in model.to_named_tensors().unwrap() {
+        let moment = |k: &str| {
+            let data = fx.train[&format!("adam1.{k}.{n}")].1.clone();
+            let len = data.len();
+            Tensor::from_data(TensorData::new(data, [len]), &device)
+        };
+        if fx.train.contains_key(&format!("adam1.exp_avg.{n}")) {
+            adam.set_state(
+                n.clone(),
+                AdamState {
+                    step: 1,
+                    exp_avg: moment("exp_avg"),
+                    exp_avg_sq: moment("exp_avg_sq"),
+                },
+            );
+        }
+    }
+    let batch = pair_batch(&fx);
+    let gradients = compute_gradients(&model, &batch, &TripletLossConfig::default()).unwrap();
+    let (model, report) = apply_gradients(model, &mut adam, gradients).unwrap();
+    // From the same state, loss and norm agree to float rounding: 1e-5 relative.
+    for (what, ours, key) in [
+        ("loss", report.loss, "step2.loss"),
+        ("norm", report.total_norm, "step2.total_norm"),
+    ] {
+        let reference = fx.train[key].1[0];
+        assert!(
+            (ours - reference).abs() <= 1e-5 * reference,
+            "step 2 {what} from the reference state: {ours} vs {reference}"
+        );
+    }
+    check_params(&fx, &batch, &model, "after_step2.", 1.0);
+}
+
+#[test]
+fn step_two_from_the_reference_state_full() {
+    check_step_two("model_full");
+}
+
+#[test]
+fn step_two_from_the_reference_state_reduced() {
+    check_step_two("model_reduced");
 }
 
 #[test]

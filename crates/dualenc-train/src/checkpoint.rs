@@ -7,10 +7,12 @@
 //! whole, and older folders are removed afterwards. A run killed at any moment therefore
 //! leaves the last complete epoch's state, and `--resume` continues from it.
 
+use dualenc_model::ModelBackend;
+use dualenc_model::TrainBackend;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use dualenc_model::model_dir::{read_safetensors, save_model_dir, write_safetensors, ModelDir};
 use dualenc_model::named::{tensor_to_vec, NamedTensor};
@@ -52,7 +54,7 @@ pub struct TrainerState {
 }
 
 /// A checkpoint read back from disk.
-pub struct Checkpoint<B: AutodiffBackend> {
+pub struct Checkpoint<B: TrainBackend> {
     /// The network.
     pub model: DualEncoding<B>,
     /// The optimiser with its moments (kept on the inner backend).
@@ -124,7 +126,7 @@ pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>> {
 }
 
 /// Reads the checkpoint folder `dir` onto `device`.
-pub fn load<B: AutodiffBackend>(dir: &Path, device: &B::Device) -> Result<Checkpoint<B>> {
+pub fn load<B: TrainBackend>(dir: &Path, device: &B::Device) -> Result<Checkpoint<B>> {
     let state: TrainerState = read_json(&dir.join(STATE_FILE))?;
     if state.format_version != CHECKPOINT_VERSION {
         return Err(TrainError::Format {
@@ -167,7 +169,7 @@ fn adam_tensors<B: Backend, I: Backend>(
     Ok((tensors, steps))
 }
 
-fn restore_adam<B: Backend>(
+fn restore_adam<B: ModelBackend>(
     state: &TrainerState,
     moments: Vec<NamedTensor>,
     device: &B::Device,
@@ -180,7 +182,7 @@ fn restore_adam<B: Backend>(
 }
 
 /// Adam's per-parameter state rebuilt from the saved moments and step counts.
-fn adam_states<B: Backend>(
+fn adam_states<B: ModelBackend>(
     state: &TrainerState,
     moments: Vec<NamedTensor>,
     device: &B::Device,
@@ -222,7 +224,7 @@ fn adam_states<B: Backend>(
 
 /// Puts the saved moments into `adam`, so the next step continues exactly where the
 /// interrupted run would have.
-fn install<B: Backend>(mut adam: Adam<B>, states: Vec<(String, AdamState<B>)>) -> Adam<B> {
+fn install<B: ModelBackend>(mut adam: Adam<B>, states: Vec<(String, AdamState<B>)>) -> Adam<B> {
     for (name, state) in states {
         adam.set_state(name, state);
     }

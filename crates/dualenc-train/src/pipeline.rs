@@ -5,10 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The backend trait [`TrainTask::run`] is generic over (re-exported so that callers need
-/// no Burn dependency).
-pub use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::backend::Backend;
 use dualenc_data::collection::word2vec_dir;
 use dualenc_data::Collection;
 use dualenc_infer::encode::VideoSource;
@@ -19,6 +15,9 @@ use dualenc_infer::{
 };
 use dualenc_model::named::tensor_to_vec;
 use dualenc_model::{collate_captions, PaddingMode};
+/// The backend traits [`TrainTask::run`] and the inference calls are generic over
+/// (re-exported so that callers need no model dependency).
+pub use dualenc_model::{ModelBackend, TrainBackend};
 
 use crate::data::{load_run_data, word_vectors, DataSpec};
 use crate::error::{Result, TrainError};
@@ -31,7 +30,7 @@ pub trait TrainTask {
     /// What the work returns.
     type Output;
     /// Runs the work on `device` of backend `B`.
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Self::Output>;
+    fn run<B: TrainBackend>(self, device: B::Device) -> Result<Self::Output>;
 }
 
 /// Runs `task` on the CPU (Flex backend) or, in a build with the `cuda` feature, on CUDA.
@@ -79,7 +78,7 @@ pub struct TrainRequest {
 }
 
 /// Reads and checks the data, then trains; see [`train`].
-pub fn run_training<B: AutodiffBackend>(
+pub fn run_training<B: TrainBackend>(
     request: &TrainRequest,
     device: &B::Device,
 ) -> Result<TrainSummary> {
@@ -132,7 +131,7 @@ fn word2vec_path(request: &TrainRequest, word_dim: usize) -> Option<PathBuf> {
 }
 
 /// Tests the model folder `model_dir` on `test` as the original tester (batches of 128).
-pub fn run_test<B: Backend>(
+pub fn run_test<B: ModelBackend>(
     model_dir: &Path,
     rootpath: &Path,
     test: &str,
@@ -167,7 +166,7 @@ pub struct Hit {
 
 /// Ranks every video of `collection` for each query sentence with the model folder
 /// `model_dir`; returns the `top` best videos per query.
-pub fn search<B: Backend>(
+pub fn search<B: ModelBackend>(
     model_dir: &Path,
     rootpath: &Path,
     collection: &str,

@@ -9,12 +9,13 @@
 //! shuffle (ChaCha8 stream = epoch) and dropout (the backend is reseeded at the start of
 //! each epoch), so a run resumed from its last checkpoint reproduces an uninterrupted one.
 
+use dualenc_model::ModelBackend;
+use dualenc_model::TrainBackend;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::tensor::backend::{AutodiffBackend, Backend};
 use dualenc_model::model_dir::save_model_dir;
 use dualenc_model::{train_step, Adam, DualEncoding, ModelMeta, RunConfig};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -33,7 +34,7 @@ pub const MODEL_BEST_DIR: &str = "model_best";
 pub const TRAIN_CONFIG_FILE: &str = "train_config.json";
 
 /// Computes validation metrics of the current network (eval mode).
-pub trait Validator<B: Backend> {
+pub trait Validator<B: ModelBackend> {
     /// Encodes the validation collection with `model` and returns its metrics.
     fn validate(&mut self, model: &DualEncoding<B>) -> Result<ValScores>;
 }
@@ -81,7 +82,7 @@ pub struct TrainSummary {
 }
 
 /// The mutable state of a run between epochs.
-struct Session<B: AutodiffBackend> {
+struct Session<B: TrainBackend> {
     model: DualEncoding<B>,
     adam: Adam<B::InnerBackend>,
     state: TrainerState,
@@ -97,7 +98,7 @@ pub fn train<B, V>(
     device: &B::Device,
 ) -> Result<TrainSummary>
 where
-    B: AutodiffBackend,
+    B: TrainBackend,
     V: Validator<B::InnerBackend>,
 {
     config.validate()?;
@@ -157,7 +158,7 @@ fn run_config(config: &TrainConfig, inputs: &TrainInputs) -> RunConfig {
 }
 
 /// A fresh session, or the one saved in the run folder's latest checkpoint.
-fn start<B: AutodiffBackend>(
+fn start<B: TrainBackend>(
     config: &TrainConfig,
     inputs: &TrainInputs,
     options: &RunOptions,
@@ -179,7 +180,7 @@ fn start<B: AutodiffBackend>(
     }
 }
 
-fn fresh_session<B: AutodiffBackend>(
+fn fresh_session<B: TrainBackend>(
     config: &TrainConfig,
     inputs: &TrainInputs,
     device: &B::Device,
@@ -207,7 +208,7 @@ fn fresh_session<B: AutodiffBackend>(
     })
 }
 
-fn resume_session<B: AutodiffBackend>(
+fn resume_session<B: TrainBackend>(
     config: &TrainConfig,
     dir: &Path,
     device: &B::Device,
@@ -245,7 +246,7 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 }
 
 /// One epoch of training; returns (steps, mean loss, seconds).
-fn train_epoch<B: AutodiffBackend>(
+fn train_epoch<B: TrainBackend>(
     session: &mut Session<B>,
     config: &TrainConfig,
     data: &Arc<PairData>,
@@ -315,7 +316,7 @@ fn progress_bar(show: bool, len: usize, epoch: usize, config: &TrainConfig) -> P
 }
 
 /// Saves the best model (when this epoch is the best), the checkpoint and the logs.
-fn save_epoch<B: AutodiffBackend>(
+fn save_epoch<B: TrainBackend>(
     session: &Session<B>,
     run_config: &RunConfig,
     inputs: &TrainInputs,

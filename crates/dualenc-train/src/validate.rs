@@ -6,12 +6,12 @@
 //! whose videos have varying caption counts (MSVD) is encoded videos alone and captions
 //! alone and scored with the varied-count metrics, as the original does for `msvd*`.
 
-use burn::tensor::backend::Backend;
 use dualenc_infer::tester::{caption_layout, metrics_of, CaptionLayout};
 use dualenc_infer::{
     encode_collection_pairs, encode_collection_separately, EncodeOptions, PairData,
 };
 use dualenc_model::DualEncoding;
+use dualenc_model::ModelBackend;
 
 use crate::error::{Result, TrainError};
 use crate::history::ValScores;
@@ -48,7 +48,7 @@ impl PairValidator {
     }
 }
 
-impl<B: Backend> Validator<B> for PairValidator {
+impl<B: ModelBackend> Validator<B> for PairValidator {
     fn validate(&mut self, model: &DualEncoding<B>) -> Result<ValScores> {
         let embs = match self.layout {
             CaptionLayout::Fixed(_) => encode_collection_pairs(model, &self.data, self.batch_size),

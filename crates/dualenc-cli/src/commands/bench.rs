@@ -3,8 +3,9 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use dualenc_infer::{run_on, Backend, BackendTask, DeviceChoice};
+use dualenc_infer::{run_on, BackendTask, DeviceChoice};
 use dualenc_model::speed::{median, time_encoding, time_train_steps, BenchShape};
+use dualenc_model::ModelBackend;
 use dualenc_model::ModelConfig;
 use serde::Serialize;
 use std::time::Duration;
@@ -88,7 +89,7 @@ struct BenchTask<'a> {
 impl BackendTask for BenchTask<'_> {
     type Output = BenchReport;
 
-    fn run<B: Backend>(self, device: B::Device) -> dualenc_infer::Result<BenchReport> {
+    fn run<B: ModelBackend>(self, device: B::Device) -> dualenc_infer::Result<BenchReport> {
         let shape = BenchShape {
             batch: self.args.batch,
             frames: self.args.frames,

@@ -7,10 +7,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use dualenc_data::Collection;
 use dualenc_infer::{
-    embed_collection, import_checkpoint, predict, run_on, test_model, Backend, BackendTask,
-    DeviceChoice, EmbedOutputs, EncodeOptions, LoadedModel, PaddingMode, PredictOptions,
-    QuerySetReport, TestOptions, VocabOverrides, DEFAULT_BATCH_SIZE,
+    embed_collection, import_checkpoint, predict, run_on, test_model, BackendTask, DeviceChoice,
+    EmbedOutputs, EncodeOptions, LoadedModel, PaddingMode, PredictOptions, QuerySetReport,
+    TestOptions, VocabOverrides, DEFAULT_BATCH_SIZE,
 };
+use dualenc_model::ModelBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -238,7 +239,7 @@ fn progress(what: &str) -> ProgressBar {
 impl BackendTask for EmbedArgs {
     type Output = ();
 
-    fn run<B: Backend>(self, device: B::Device) -> dualenc_infer::Result<()> {
+    fn run<B: ModelBackend>(self, device: B::Device) -> dualenc_infer::Result<()> {
         let loaded = LoadedModel::<B>::load(&self.run.model, &device)?;
         let feature = loaded.feature_or(self.run.feature.as_deref())?;
         let collection = Collection::new(&self.root.rootpath, &self.collection);
@@ -273,7 +274,7 @@ impl BackendTask for EmbedArgs {
 impl BackendTask for TestArgs {
     type Output = ();
 
-    fn run<B: Backend>(self, device: B::Device) -> dualenc_infer::Result<()> {
+    fn run<B: ModelBackend>(self, device: B::Device) -> dualenc_infer::Result<()> {
         let loaded = LoadedModel::<B>::load(&self.run.model, &device)?;
         let options = TestOptions {
             rootpath: self.root.rootpath.clone(),
@@ -324,7 +325,7 @@ impl BackendTask for TestArgs {
 impl BackendTask for PredictArgs {
     type Output = ();
 
-    fn run<B: Backend>(self, device: B::Device) -> dualenc_infer::Result<()> {
+    fn run<B: ModelBackend>(self, device: B::Device) -> dualenc_infer::Result<()> {
         let loaded = LoadedModel::<B>::load(&self.run.model, &device)?;
         let options = PredictOptions {
             rootpath: self.root.rootpath.clone(),

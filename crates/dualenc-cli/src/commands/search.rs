@@ -1,6 +1,7 @@
 //! Text-to-video search on top of a trained model: `index` (encode a collection's videos into
-//! a search index), `search` (rank the indexed videos for one sentence) and `serve` (the HTTP
-//! service and web page of `dualenc-server` over the same model and index).
+//! a search index), `search` (rank the indexed videos for one sentence), `serve` (the HTTP
+//! service and web page of `dualenc-server` over the same model and index) and `bench-search`
+//! (the latency of `search`'s path from query text to results, text encoding included).
 //!
 //! The index manifest records the model folder (as an absolute path), so `search` and `serve`
 //! need only the index. Queries are encoded on the CPU in eval mode, each as a batch of one
@@ -16,9 +17,10 @@ use dualenc_index::{
     AnnParams, ApproxOptions, CollectionMeta, Index, IndexWriter, Manifest, SearchMode,
 };
 use dualenc_infer::{
-    encode_captions_alone, encode_videos_alone, run_on, Backend, BackendTask, BigFileVideos,
-    CaptionSet, EncodeOptions, LoadedModel, PaddingMode, DEFAULT_BATCH_SIZE,
+    encode_captions_alone, encode_videos_alone, run_on, BackendTask, BigFileVideos, CaptionSet,
+    EncodeOptions, LoadedModel, PaddingMode, DEFAULT_BATCH_SIZE,
 };
+use dualenc_model::ModelBackend as NetworkBackend;
 use dualenc_server::{
     serve_on, shutdown_signal, BackendInfo, Hit, SearchBackend, SearchError, SearchOutcome,
     ServerConfig, DEFAULT_ADDR,
@@ -29,7 +31,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The search subcommands.
 #[derive(Subcommand)]
@@ -40,6 +42,9 @@ pub enum SearchCommand {
     Search(SearchArgs),
     /// Serve the search as an HTTP API and a web page.
     Serve(ServeArgs),
+    /// Time queries from text to results as `search` runs them (tokenise, encode on the CPU,
+    /// exact or HNSW top-k): p50/p90/p99 latency, and recall against exact with --approx.
+    BenchSearch(BenchSearchArgs),
 }
 
 /// Arguments of `dualenc index`.
@@ -115,6 +120,32 @@ pub struct ServeArgs {
     approx: bool,
 }
 
+/// Arguments of `dualenc bench-search`.
+#[derive(Args)]
+pub struct BenchSearchArgs {
+    /// Index folder (from `dualenc index`).
+    #[arg(long)]
+    index: PathBuf,
+    /// Sentences to time, each searched as `dualenc search` does.
+    queries: Vec<String>,
+    /// File of sentences to time, one per line (blank lines skipped), after any given as
+    /// arguments.
+    #[arg(long = "queries", value_name = "FILE")]
+    queries_file: Option<PathBuf>,
+    /// Number of videos each search returns.
+    #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    k: u64,
+    /// Use the index's HNSW graph (and report its recall@k against a full scan).
+    #[arg(long)]
+    approx: bool,
+    /// Timed passes over the queries (after one untimed pass that checks them and warms up).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    repeat: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 impl SearchCommand {
     /// Runs the chosen subcommand.
     pub fn run(self) -> anyhow::Result<()> {
@@ -130,6 +161,7 @@ impl SearchCommand {
                 print_report(&report, json)
             }
             SearchCommand::Serve(args) => run_serve(args),
+            SearchCommand::BenchSearch(args) => run_bench_search(args),
         }
     }
 }
@@ -150,7 +182,7 @@ impl BackendTask for IndexArgs {
     /// The command's own errors travel inside, with their context.
     type Output = anyhow::Result<()>;
 
-    fn run<B: Backend>(self, device: B::Device) -> dualenc_infer::Result<Self::Output> {
+    fn run<B: NetworkBackend>(self, device: B::Device) -> dualenc_infer::Result<Self::Output> {
         Ok(self.index_on::<B>(&device))
     }
 }
@@ -178,7 +210,7 @@ impl IndexArgs {
     }
 
     /// Loads the model, encodes the collection and writes the index (and the graph).
-    fn index_on<B: Backend>(self, device: &B::Device) -> anyhow::Result<()> {
+    fn index_on<B: NetworkBackend>(self, device: &B::Device) -> anyhow::Result<()> {
         let model_ref = model_reference(&self.model)?;
         let loaded = LoadedModel::<B>::load(&self.model, device)
             .with_context(|| format!("loading the model {}", self.model.display()))?;
@@ -381,10 +413,10 @@ fn progress_bar(len: usize, what: &str) -> ProgressBar {
 }
 
 // ---------------------------------------------------------------------------------------
-// The engine shared by `search` and `serve`
+// The engine shared by `search`, `serve` and `bench-search`
 
 /// A trained model and the index built with it: encodes sentences and ranks the videos.
-struct Engine<B: Backend> {
+struct Engine<B: NetworkBackend> {
     /// The model the index manifest references.
     loaded: LoadedModel<B>,
     /// The video index.
@@ -393,7 +425,20 @@ struct Engine<B: Backend> {
     mode: SearchMode,
 }
 
-impl<B: Backend> Engine<B> {
+/// A tokenised query: its row among the usable queries and its unknown words, or why it
+/// cannot be searched.
+type Checked = Result<(usize, Vec<String>), SearchError>;
+
+/// Where the time of one [`Engine::search_many_timed`] call went (the rest is tokenising).
+#[derive(Debug, Clone, Copy, Default)]
+struct Timing {
+    /// Encoding the queries with the text encoder.
+    encode: Duration,
+    /// Searching the index, top-k included.
+    search: Duration,
+}
+
+impl<B: NetworkBackend> Engine<B> {
     /// Opens the index in `dir` and loads the model its manifest names on `device`.
     fn open(dir: &Path, approx: bool, device: &B::Device) -> anyhow::Result<Self> {
         let index = read_index(dir)?;
@@ -434,6 +479,37 @@ impl<B: Backend> Engine<B> {
     /// Ranks the videos for each query (at most `k` each), in the queries' order. A query
     /// without a known word gets an error instead of a meaningless ranking.
     fn search_many(&self, queries: &[String], k: usize) -> Vec<Result<SearchOutcome, SearchError>> {
+        self.search_many_timed(queries, k).0
+    }
+
+    /// [`Engine::search_many`], also telling where the time went.
+    fn search_many_timed(
+        &self,
+        queries: &[String],
+        k: usize,
+    ) -> (Vec<Result<SearchOutcome, SearchError>>, Timing) {
+        let (set, checked) = self.tokenise(queries);
+        let (ranked, timing) = self.rank(&set, k);
+        let outcomes = checked
+            .into_iter()
+            .map(|item| {
+                let (row, unknown_words) = item?;
+                let hits = match &ranked {
+                    Ok(all) => all.get(row).cloned().unwrap_or_default(),
+                    Err(e) => return Err(e.clone()),
+                };
+                Ok(SearchOutcome {
+                    unknown_words,
+                    results: hits,
+                })
+            })
+            .collect();
+        (outcomes, timing)
+    }
+
+    /// Tokenises the queries: the usable ones (with a known word) go into a caption set, in
+    /// order; each query gets its row in that set and its unknown words, or its error.
+    fn tokenise(&self, queries: &[String]) -> (CaptionSet, Vec<Checked>) {
         let mut set = CaptionSet {
             bow_dim: self.loaded.vocab.bow_len(),
             ..CaptionSet::default()
@@ -448,44 +524,43 @@ impl<B: Backend> Engine<B> {
                 set.tokens.push(tokens);
             }
         }
-        let ranked = self.rank(&set, k);
-        checked
-            .into_iter()
-            .map(|item| {
-                let (row, unknown_words) = item?;
-                let hits = match &ranked {
-                    Ok(all) => all.get(row).cloned().unwrap_or_default(),
-                    Err(e) => return Err(e.clone()),
-                };
-                Ok(SearchOutcome {
-                    unknown_words,
-                    results: hits,
-                })
-            })
-            .collect()
+        (set, checked)
     }
 
-    /// Encodes the usable queries together (each padded to its own length, so each gets its
-    /// batch-of-one embedding) and searches the index for all of them.
-    fn rank(&self, set: &CaptionSet, k: usize) -> Result<Vec<Vec<Hit>>, SearchError> {
-        if set.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// Encodes the queries of `set` together, each padded to its own length so that each
+    /// gets its batch-of-one embedding: `set.len() x dim` floats, row-major.
+    fn embed(&self, set: &CaptionSet) -> Result<Vec<f32>, SearchError> {
         let options = EncodeOptions {
             batch_size: set.len(),
             padding: PaddingMode::Item,
         };
-        let backend = |e: &dyn std::fmt::Display| SearchError::Backend(e.to_string());
-        let embeddings = encode_captions_alone(&self.loaded.model, set, &options, &mut |_| {})
-            .map_err(|e| backend(&e))?;
-        let hits = self
-            .index
-            .search_batch(&embeddings, k, self.mode)
-            .map_err(|e| backend(&e))?;
-        Ok(hits
-            .into_iter()
-            .map(|list| Hit::ranked(list.into_iter().map(|h| (h.id, h.score))))
-            .collect())
+        encode_captions_alone(&self.loaded.model, set, &options, &mut |_| {})
+            .map_err(|e| SearchError::Backend(e.to_string()))
+    }
+
+    /// Encodes the usable queries and searches the index for all of them.
+    fn rank(&self, set: &CaptionSet, k: usize) -> (Result<Vec<Vec<Hit>>, SearchError>, Timing) {
+        let mut timing = Timing::default();
+        if set.is_empty() {
+            return (Ok(Vec::new()), timing);
+        }
+        let started = Instant::now();
+        let embeddings = match self.embed(set) {
+            Ok(embeddings) => embeddings,
+            Err(e) => return (Err(e), timing),
+        };
+        timing.encode = started.elapsed();
+        let started = Instant::now();
+        let hits = self.index.search_batch(&embeddings, k, self.mode);
+        timing.search = started.elapsed();
+        let ranked = hits
+            .map(|hits| {
+                hits.into_iter()
+                    .map(|list| Hit::ranked(list.into_iter().map(|h| (h.id, h.score))))
+                    .collect()
+            })
+            .map_err(|e| SearchError::Backend(e.to_string()));
+        (ranked, timing)
     }
 
     /// Facts about the model and the index for `/api/info` and the page header.
@@ -568,14 +643,14 @@ impl BackendTask for SearchArgs {
     /// The command's own errors travel inside, with their context.
     type Output = anyhow::Result<SearchReport>;
 
-    fn run<B: Backend>(self, device: B::Device) -> dualenc_infer::Result<Self::Output> {
+    fn run<B: NetworkBackend>(self, device: B::Device) -> dualenc_infer::Result<Self::Output> {
         Ok(self.search_on::<B>(&device))
     }
 }
 
 impl SearchArgs {
     /// Loads the engine, then encodes the query and searches.
-    fn search_on<B: Backend>(self, device: &B::Device) -> anyhow::Result<SearchReport> {
+    fn search_on<B: NetworkBackend>(self, device: &B::Device) -> anyhow::Result<SearchReport> {
         let engine = Engine::<B>::open(&self.index, self.approx, device)?;
         let k = usize::try_from(self.k).context("-k is too large for this machine")?;
         let started = Instant::now();
@@ -688,6 +763,237 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
+// ---------------------------------------------------------------------------------------
+// dualenc bench-search
+
+/// Latency figures of one measured quantity, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+struct Percentiles {
+    /// Median (nearest rank).
+    p50: f64,
+    /// 90th percentile (nearest rank).
+    p90: f64,
+    /// 99th percentile (nearest rank).
+    p99: f64,
+    /// Arithmetic mean.
+    mean: f64,
+    /// Fastest.
+    min: f64,
+    /// Slowest.
+    max: f64,
+}
+
+impl Percentiles {
+    /// The figures of `samples` (milliseconds); `None` when there is none.
+    fn of(samples: &[f64]) -> Option<Percentiles> {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let (&min, &max) = (sorted.first()?, sorted.last()?);
+        let rank = |p: f64| {
+            let n = sorted.len();
+            let r = ((p * n as f64).ceil() as usize).clamp(1, n);
+            sorted[r - 1]
+        };
+        Some(Percentiles {
+            p50: rank(0.50),
+            p90: rank(0.90),
+            p99: rank(0.99),
+            mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+            min,
+            max,
+        })
+    }
+}
+
+/// What `bench-search` measured.
+#[derive(Debug, serde::Serialize)]
+struct BenchReport {
+    /// The index folder.
+    index: String,
+    /// Videos in the index.
+    videos: usize,
+    /// Embedding dimension.
+    dim: usize,
+    /// `exact` or `approx`.
+    mode: &'static str,
+    /// Results per search.
+    k: usize,
+    /// Distinct queries.
+    queries: usize,
+    /// Mean number of words per query (`clean_str` tokens, known or not).
+    mean_words: f64,
+    /// Timed passes over the queries.
+    passes: u64,
+    /// Timed searches (queries x passes).
+    timed: usize,
+    /// Threads of the search's thread pool.
+    threads: usize,
+    /// Query text to results, one query at a time.
+    total_ms: Percentiles,
+    /// Of which encoding the query.
+    encode_ms: Percentiles,
+    /// Of which searching the index.
+    search_ms: Percentiles,
+    /// Searches per second, one at a time (1000 / mean total).
+    queries_per_s: f64,
+    /// With --approx: the share of the exact top-k that the approximate top-k finds, over all
+    /// queries.
+    recall_at_k: Option<f64>,
+}
+
+impl BenchSearchArgs {
+    /// The queries of the arguments, then those of the file.
+    fn all_queries(&self) -> anyhow::Result<Vec<String>> {
+        let mut queries = self.queries.clone();
+        if let Some(path) = &self.queries_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the queries in {}", path.display()))?;
+            queries.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        if queries.is_empty() {
+            bail!("no query to time: give sentences as arguments or --queries FILE");
+        }
+        Ok(queries)
+    }
+}
+
+/// Loads the engine on the CPU, checks every query in one untimed pass, then times `repeat`
+/// passes of single searches and prints the figures.
+fn run_bench_search(args: BenchSearchArgs) -> anyhow::Result<()> {
+    let queries = args.all_queries()?;
+    let k = usize::try_from(args.k).context("-k is too large for this machine")?;
+    let engine =
+        Engine::<dualenc_model::CpuBackend>::open(&args.index, args.approx, &Default::default())?;
+    for (n, query) in queries.iter().enumerate() {
+        let (mut outcome, _) = engine.search_many_timed(std::slice::from_ref(query), k);
+        outcome
+            .pop()
+            .context("the engine returned no result for the query")?
+            .with_context(|| format!("query {} of {}: {query:?}", n + 1, queries.len()))?;
+    }
+    let (mut total, mut encode, mut search) = (Vec::new(), Vec::new(), Vec::new());
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for _ in 0..args.repeat {
+        for query in &queries {
+            let started = Instant::now();
+            let (outcome, timing) = engine.search_many_timed(std::slice::from_ref(query), k);
+            let elapsed = started.elapsed();
+            if let Some(Err(e)) = outcome.first() {
+                bail!("query {query:?} failed on a timed pass: {e}");
+            }
+            total.push(ms(elapsed));
+            encode.push(ms(timing.encode));
+            search.push(ms(timing.search));
+        }
+    }
+    let recall_at_k = if args.approx {
+        Some(approx_recall(&engine, &queries, k)?)
+    } else {
+        None
+    };
+    let words: usize = queries
+        .iter()
+        .map(|q| dualenc_text::clean_str(q).len())
+        .sum();
+    let figures = |samples: &[f64]| Percentiles::of(samples).context("no search was timed");
+    let total_ms = figures(&total)?;
+    let report = BenchReport {
+        index: args.index.display().to_string(),
+        videos: engine.index.len(),
+        dim: engine.index.dim(),
+        mode: if args.approx { "approx" } else { "exact" },
+        k,
+        queries: queries.len(),
+        mean_words: words as f64 / queries.len() as f64,
+        passes: args.repeat,
+        timed: total.len(),
+        threads: rayon::current_num_threads(),
+        total_ms,
+        encode_ms: figures(&encode)?,
+        search_ms: figures(&search)?,
+        queries_per_s: if total_ms.mean > 0.0 {
+            1e3 / total_ms.mean
+        } else {
+            0.0
+        },
+        recall_at_k,
+    };
+    print_bench(&report, args.json)
+}
+
+/// The share of the exact top-k (full scan) that the engine's approximate top-k finds, over
+/// all the queries, on the same query embeddings.
+fn approx_recall(
+    engine: &Engine<dualenc_model::CpuBackend>,
+    queries: &[String],
+    k: usize,
+) -> anyhow::Result<f64> {
+    let (set, _) = engine.tokenise(queries);
+    let embeddings = engine.embed(&set)?;
+    let approx = engine.index.search_batch(&embeddings, k, engine.mode)?;
+    let exact = engine
+        .index
+        .search_batch(&embeddings, k, SearchMode::Exact)?;
+    let (mut found, mut wanted) = (0usize, 0usize);
+    for (a, e) in approx.iter().zip(&exact) {
+        let rows: HashSet<usize> = a.iter().map(|h| h.index).collect();
+        found += e.iter().filter(|h| rows.contains(&h.index)).count();
+        wanted += e.len();
+    }
+    Ok(if wanted == 0 {
+        1.0
+    } else {
+        found as f64 / wanted as f64
+    })
+}
+
+/// Prints the figures as a table or as JSON.
+fn print_bench(report: &BenchReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    println!(
+        "{} queries ({:.1} words on average) x {} passes on {} videos ({}-d), {} search, k {}, \
+         {} threads",
+        report.queries,
+        report.mean_words,
+        report.passes,
+        report.videos,
+        report.dim,
+        report.mode,
+        report.k,
+        report.threads
+    );
+    println!(
+        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "ms", "p50", "p90", "p99", "mean", "min", "max"
+    );
+    for (name, p) in [
+        ("total", &report.total_ms),
+        ("encode", &report.encode_ms),
+        ("search", &report.search_ms),
+    ] {
+        println!(
+            "{name:<8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            p.p50, p.p90, p.p99, p.mean, p.min, p.max
+        );
+    }
+    println!("{:.1} queries/s one at a time", report.queries_per_s);
+    if let Some(recall) = report.recall_at_k {
+        println!(
+            "recall@{} of the approximate search against a full scan: {recall:.4}",
+            report.k
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,5 +1018,16 @@ mod tests {
             usable("a zz", vec!["zz".into()]),
             Ok(vec!["zz".to_string()])
         );
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let samples: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let p = Percentiles::of(&samples).unwrap();
+        assert_eq!((p.p50, p.p90, p.p99), (50.0, 90.0, 99.0));
+        assert_eq!((p.min, p.max, p.mean), (1.0, 100.0, 50.5));
+        let one = Percentiles::of(&[7.0]).unwrap();
+        assert_eq!((one.p50, one.p99, one.min, one.max), (7.0, 7.0, 7.0, 7.0));
+        assert_eq!(Percentiles::of(&[]), None);
     }
 }

@@ -3,6 +3,7 @@
 //! (a synthetic collection, a small model trained on the CPU, its metrics and example
 //! searches).
 
+use dualenc_model::TrainBackend;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -16,7 +17,7 @@ use dualenc_model::{Concate, ModelConfig, OptimConfig, TripletLossConfig};
 use dualenc_synth::{generate, FrameRange, SplitSizes, SynthConfig, SynthLabels};
 use dualenc_train::data::{build_vocab, vocab_path, DataSpec};
 use dualenc_train::pipeline::{
-    run_test, run_training, search, train_on, AutodiffBackend, Hit, TrainRequest, TrainTask,
+    run_test, run_training, search, train_on, Hit, TrainRequest, TrainTask,
 };
 use dualenc_train::{RunOptions, ScheduleConfig, TrainConfig, TrainSummary, ValMetric};
 
@@ -349,7 +350,7 @@ struct TrainJob(TrainRequest);
 impl TrainTask for TrainJob {
     type Output = TrainSummary;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> dualenc_train::Result<TrainSummary> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<TrainSummary> {
         run_training::<B>(&self.0, &device)
     }
 }
@@ -365,7 +366,7 @@ struct TestJob<'a> {
 impl TrainTask for TestJob<'_> {
     type Output = TestReport;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> dualenc_train::Result<TestReport> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<TestReport> {
         run_test::<B::InnerBackend>(
             self.model_dir,
             self.rootpath,
@@ -387,7 +388,7 @@ struct SearchJob<'a> {
 impl TrainTask for SearchJob<'_> {
     type Output = Vec<Vec<Hit>>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> dualenc_train::Result<Vec<Vec<Hit>>> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<Vec<Vec<Hit>>> {
         search::<B::InnerBackend>(
             self.model_dir,
             self.rootpath,

@@ -3,11 +3,17 @@
 //! Gates are packed as rows `[r; z; n]` of `weight_ih` `[3H, in]` and `weight_hh` `[3H, H]`,
 //! with two bias vectors; `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))` and
 //! `h' = (1 - z) * n + z * h`. The input projection of all time steps is one matrix
-//! product; only the recurrence loops over time.
+//! product; the recurrence is one custom operation ([`GruBackend`]) with its own backward
+//! pass, fused on the CPU ([`cpu`]).
+
+mod cpu;
+mod op;
+pub mod reference;
+
+pub use op::GruBackend;
 
 use burn::module::{Module, Param};
-use burn::tensor::activation::sigmoid;
-use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::Result;
 use crate::named::{Init, ParamMapper, ParamVisitor, TensorSource, TensorSpec};
@@ -76,30 +82,22 @@ impl<B: Backend> GruDirection<B> {
     }
 
     /// Runs the recurrence from `h0 = 0` over `x` `[N, T, in]`; returns all states `[N, T, H]`.
-    pub fn run(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn run(&self, x: Tensor<B, 3>) -> Tensor<B, 3>
+    where
+        B: GruBackend,
+    {
         let [n, t, d] = x.dims();
         let h3 = self.weight_hh.dims()[0];
-        let h = h3 / 3;
         let gi = x
             .reshape([n * t, d])
             .matmul(self.weight_ih.val().transpose())
             + self.bias_ih.val().unsqueeze_dim::<2>(0);
-        let gi = gi.reshape([n, t, h3]);
-        let w_hh_t = self.weight_hh.val().transpose();
-        let b_hh = self.bias_hh.val().unsqueeze_dim::<2>(0);
-        let mut state = Tensor::<B, 2>::zeros([n, h], &gi.device());
-        let mut outputs = Vec::with_capacity(t);
-        for step in 0..t {
-            let gi_t = gi.clone().narrow(1, step, 1).reshape([n, h3]);
-            let gh = state.clone().matmul(w_hh_t.clone()) + b_hh.clone();
-            let rz = sigmoid(gi_t.clone().narrow(1, 0, 2 * h) + gh.clone().narrow(1, 0, 2 * h));
-            let r = rz.clone().narrow(1, 0, h);
-            let z = rz.narrow(1, h, h);
-            let cand = (gi_t.narrow(1, 2 * h, h) + r * gh.narrow(1, 2 * h, h)).tanh();
-            state = cand.clone() + z * (state - cand);
-            outputs.push(state.clone());
-        }
-        Tensor::stack(outputs, 1)
+        let states = B::gru_forward(
+            gi.reshape([n, t, h3]).into_primitive().tensor(),
+            self.weight_hh.val().into_primitive().tensor(),
+            self.bias_hh.val().into_primitive().tensor(),
+        );
+        Tensor::from_primitive(TensorPrimitive::Float(states))
     }
 }
 
@@ -171,7 +169,10 @@ impl<B: Backend> BiGru<B> {
     }
 
     /// Runs both directions over `x` `[N, T, in]`.
-    pub fn run(&self, x: Tensor<B, 3>, packing: Packing<'_>) -> BiGruOutput<B> {
+    pub fn run(&self, x: Tensor<B, 3>, packing: Packing<'_>) -> BiGruOutput<B>
+    where
+        B: GruBackend,
+    {
         let [n, t, d] = x.dims();
         let device = x.device();
         let lengths: Vec<usize> = match packing {

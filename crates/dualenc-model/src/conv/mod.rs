@@ -5,11 +5,15 @@
 //! over all `T + w - 1` positions. Positions whose window covers only padding give
 //! `ReLU(bias)` and take part in the max, as in the original. All windows share one matrix
 //! product: `Y = G W` with `W` `[C, sum_w w K]`, then each output position sums `w` shifted
-//! slices of `Y`.
+//! slices of `Y`, one custom operation ([`ConvBackend`]) with its own backward pass.
+
+mod op;
+
+pub use op::ConvBackend;
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use burn::tensor::{backend::Backend, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::Result;
 use crate::named::{Init, ParamMapper, ParamVisitor, TensorSource, TensorSpec};
@@ -129,36 +133,25 @@ impl<B: Backend> ConvBank<B> {
     /// Convolves `g` `[N, T, C]`. With `own_lengths`, each row's max only covers the
     /// `L_i + w - 1` positions it would have if padded to its own length (batch-independent
     /// mode); without, the max covers all `T + w - 1` positions (the original).
-    pub fn forward(&self, g: Tensor<B, 3>, own_lengths: Option<&[usize]>) -> ConvOutput<B> {
+    pub fn forward(&self, g: Tensor<B, 3>, own_lengths: Option<&[usize]>) -> ConvOutput<B>
+    where
+        B: ConvBackend,
+    {
         let [n, t, c] = g.dims();
         let device = g.device();
-        let max_w = self.convs.iter().map(WindowConv::width).max().unwrap_or(1);
-        let pad = max_w - 1;
         let weights: Vec<Tensor<B, 2>> = self.convs.iter().map(WindowConv::as_matrix).collect();
         let y = g.reshape([n * t, c]).matmul(Tensor::cat(weights, 1));
         let cols = y.dims()[1];
-        let y = y.reshape([n, t, cols]);
-        let y = if pad > 0 {
-            let zeros = Tensor::<B, 3>::zeros([n, pad, cols], &device);
-            Tensor::cat(vec![zeros.clone(), y, zeros], 1)
-        } else {
-            y
-        };
-        let mut col = 0;
+        let widths: Vec<usize> = self.convs.iter().map(WindowConv::width).collect();
+        let sums = B::conv_window_sums(y.reshape([n, t, cols]).into_primitive().tensor(), &widths);
+        let sums = Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(sums));
         let mut pooled = Vec::with_capacity(self.convs.len());
         let mut preacts = Vec::with_capacity(self.convs.len());
-        for conv in &self.convs {
+        for (i, conv) in self.convs.iter().enumerate() {
             let (w, k) = (conv.width(), conv.filters());
             let positions = t + w - 1;
-            let start = pad + 1 - w;
-            let mut pre = conv.bias.val().unsqueeze_dims::<3>(&[0, 1]);
-            for step in 0..w {
-                pre = pre
-                    + y.clone()
-                        .narrow(1, start + step, positions)
-                        .narrow(2, col + step * k, k);
-            }
-            col += w * k;
+            let pre = sums.clone().narrow(2, i * k, k).narrow(1, 0, positions)
+                + conv.bias.val().unsqueeze_dims::<3>(&[0, 1]);
             let act = relu(pre.clone());
             let act = match own_lengths {
                 Some(lengths) => act * position_mask::<B>(lengths, w, positions, &device),
