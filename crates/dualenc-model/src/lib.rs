@@ -14,6 +14,7 @@
 pub mod batch;
 pub mod config;
 pub mod conv;
+mod custom_op;
 pub mod encoder;
 pub mod error;
 pub mod gru;

@@ -14,11 +14,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{backend::Backend, Tensor, TensorData, TensorMetadata, TensorPrimitive};
+use burn::tensor::{backend::Backend, Tensor, TensorMetadata};
 use rayon::prelude::*;
+
+use crate::custom_op::{f32_vec, flex_tensor, float, primitive};
 
 /// Where window `i` sits: its width and first column in `Y`.
 #[derive(Debug, Clone, Copy)]
@@ -100,14 +101,6 @@ pub trait ConvBackend: Backend {
     }
 }
 
-fn float<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-fn primitive<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
-}
-
 /// The window sums with tensor slices (any backend).
 fn reference_sums<B: Backend>(y: Tensor<B, 3>, widths: &[usize]) -> Tensor<B, 3> {
     let g = Geometry::new(y.dims(), widths);
@@ -165,7 +158,7 @@ impl ConvBackend for Flex {
                     dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
                 }
             });
-        flex_tensor(out, [g.n, positions, out_cols])
+        flex_tensor(out, vec![g.n, positions, out_cols])
     }
 
     fn conv_window_sums_backward(
@@ -187,19 +180,8 @@ impl ConvBackend for Flex {
                     dy[at * cols + w.col + step * filters..][..filters].copy_from_slice(src);
                 }
             });
-        flex_tensor(dy, [n, t, cols])
+        flex_tensor(dy, vec![n, t, cols])
     }
-}
-
-fn f32_vec(t: FlexTensor) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .expect("converted to f32 just above")
-}
-
-fn flex_tensor(data: Vec<f32>, shape: [usize; 3]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, shape))
 }
 
 /// CUDA runs the tensor-slice version.

@@ -12,10 +12,11 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{backend::Backend, Tensor, TensorData, TensorMetadata, TensorPrimitive};
+use burn::tensor::{backend::Backend, TensorMetadata};
 
 use super::cpu::{self, Dims};
 use super::reference;
+use crate::custom_op::{f32_vec, flex_tensor, float, primitive};
 
 /// A backend that runs the GRU recurrence: `states = GRU(gi, w_hh, b_hh)` from a zero state,
 /// with `gi` `[N, T, 3H]` (input projections, `b_ih` included), `w_hh` `[3H, H]`, `b_hh`
@@ -50,14 +51,6 @@ pub trait GruBackend: Backend {
         let g = reference::backward::<Self>(float(grad), float(states), float(tape), float(w_hh));
         [primitive(g.gi), primitive(g.w_hh), primitive(g.b_hh)]
     }
-}
-
-fn float<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-fn primitive<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
-    t.into_primitive().tensor()
 }
 
 /// The CPU backend runs the fused kernels.
@@ -125,18 +118,6 @@ fn flex_forward(
         flex_tensor(states, vec![n, t, h]),
         tape.map(|tape| flex_tensor(tape, vec![n, t, 4 * h])),
     )
-}
-
-/// The elements in row-major order as `f32` (converted if stored otherwise).
-fn f32_vec(t: FlexPrimitive) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .expect("converted to f32 just above")
-}
-
-fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexPrimitive {
-    burn::backend::flex::FlexTensor::from_data(TensorData::new(data, shape))
 }
 
 /// CUDA runs the tensor-operation version (no autodiff graph, fused elementwise chains).
