@@ -21,7 +21,7 @@ pub mod session;
 pub mod tester;
 pub mod vocab;
 
-pub use device::{run_on, BackendTask, DeviceChoice};
+pub use device::{resolve_device, run_on, BackendTask, DeviceChoice, ResolvedDevice};
 pub use embed::{embed_collection, EmbedOutputs, EmbedReport};
 pub use encode::{
     encode_captions_alone, encode_collection_pairs, encode_collection_pairs_with,

@@ -52,12 +52,13 @@ pub type CpuAutodiffBackend = burn::backend::Autodiff<burn::backend::Flex>;
 
 pub use conv::ConvBackend;
 pub use gru::GruBackend;
+pub use optim::OptimBackend;
 
-/// A backend the network runs on: Burn's operations plus two custom operations, the GRU
+/// A backend the network runs on: Burn's operations plus three custom operations, the GRU
 /// recurrence and the convolutions' window sums (fused on the CPU, one autodiff node each
-/// under `Autodiff`).
-pub trait ModelBackend: GruBackend + ConvBackend {}
-impl<B: GruBackend + ConvBackend> ModelBackend for B {}
+/// under `Autodiff`), and the Adam update (one pass on the CPU).
+pub trait ModelBackend: GruBackend + ConvBackend + OptimBackend {}
+impl<B: GruBackend + ConvBackend + OptimBackend> ModelBackend for B {}
 
 /// A backend the network trains on: autodiff over a [`ModelBackend`], whose inner backend
 /// runs validation.

@@ -11,7 +11,7 @@ use dualenc_infer::encode::VideoSource;
 use dualenc_infer::tester::TestReport;
 use dualenc_infer::{
     encode_videos_alone, test_model, BigFileVideos, DeviceChoice, EncodeOptions, LoadedModel,
-    TestOptions,
+    ResolvedDevice, TestOptions,
 };
 use dualenc_model::named::tensor_to_vec;
 use dualenc_model::{collate_captions, PaddingMode};
@@ -35,16 +35,9 @@ pub trait TrainTask {
 
 /// Runs `task` on the CPU (Flex backend) or, in a build with the `cuda` feature, on CUDA.
 pub fn train_on<T: TrainTask>(choice: DeviceChoice, task: T) -> Result<T::Output> {
-    match (choice, cfg!(feature = "cuda")) {
-        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, false) => {
-            task.run::<dualenc_model::CpuAutodiffBackend>(Default::default())
-        }
-        (DeviceChoice::Cuda, false) => Err(TrainError::Config(
-            "this binary was built without CUDA: rebuild with the `cuda` feature or use \
-             --device cpu"
-                .into(),
-        )),
-        (DeviceChoice::Cuda | DeviceChoice::Auto, true) => run_cuda(task),
+    match dualenc_infer::resolve_device(choice).map_err(TrainError::Config)? {
+        ResolvedDevice::Cpu => task.run::<dualenc_model::CpuAutodiffBackend>(Default::default()),
+        ResolvedDevice::Cuda => run_cuda(task),
     }
 }
 

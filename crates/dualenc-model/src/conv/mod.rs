@@ -4,8 +4,9 @@
 //! `[K, 1, w, C]`, the sequence zero-padded with `w - 1` steps at both ends, ReLU, then a max
 //! over all `T + w - 1` positions. Positions whose window covers only padding give
 //! `ReLU(bias)` and take part in the max, as in the original. All windows share one matrix
-//! product: `Y = G W` with `W` `[C, sum_w w K]`, then each output position sums `w` shifted
-//! slices of `Y`, one custom operation ([`ConvBackend`]) with its own backward pass.
+//! product: `Y = G W^T` with `W` the filters' rows stacked, `[sum_w K w, C]` (PyTorch's memory
+//! order, read transposed by the GEMM), then each output position sums `w` shifted steps of
+//! `Y`, one custom operation ([`ConvBackend`]) with its own backward pass.
 
 mod op;
 
@@ -36,14 +37,12 @@ impl<B: Backend> WindowConv<B> {
         self.weight.dims()[0]
     }
 
-    /// Weight rearranged to `[C, w K]`: column `k K + f` holds filter `f`'s row `k`.
-    fn as_matrix(&self) -> Tensor<B, 2> {
+    /// Weight as `[K w, C]`: row `f w + k` is filter `f`'s row `k`. This is the PyTorch
+    /// tensor's own memory order, so the reshape copies nothing (the old `[C, w K]` layout
+    /// was a strided permute of the whole bank on every call).
+    fn rows(&self) -> Tensor<B, 2> {
         let [k, _, w, c] = self.weight.dims();
-        self.weight
-            .val()
-            .reshape([k, w, c])
-            .permute([2, 1, 0])
-            .reshape([c, w * k])
+        self.weight.val().reshape([k * w, c])
     }
 }
 
@@ -139,8 +138,8 @@ impl<B: Backend> ConvBank<B> {
     {
         let [n, t, c] = g.dims();
         let device = g.device();
-        let weights: Vec<Tensor<B, 2>> = self.convs.iter().map(WindowConv::as_matrix).collect();
-        let y = g.reshape([n * t, c]).matmul(Tensor::cat(weights, 1));
+        let rows = Tensor::cat(self.convs.iter().map(WindowConv::rows).collect(), 0);
+        let y = g.reshape([n * t, c]).matmul(rows.transpose());
         let cols = y.dims()[1];
         let widths: Vec<usize> = self.convs.iter().map(WindowConv::width).collect();
         let sums = B::conv_window_sums(y.reshape([n, t, cols]).into_primitive().tensor(), &widths);

@@ -1,9 +1,10 @@
 //! The window sums of the convolution bank as a Burn custom operation.
 //!
-//! With `Y = G W` (`[N, T, sum_i w_i K]`, one matrix product for all windows, column block
-//! `col_i + k K` holding row `k` of window `i`'s filters), window `i`'s output at position `p`
-//! (`0 <= p < T + w_i - 1`, the sequence zero-padded with `w_i - 1` steps at both ends) is
-//! `sum_k Y[t = p + k - (w_i - 1), col_i + k K ..]` over the `k` whose `t` is a real step.
+//! With `Y = G W^T` (`[N, T, sum_i w_i K]`, one matrix product for all windows, column
+//! `col_i + f w_i + k` holding filter `f`'s row `k` of window `i`: PyTorch's weight order),
+//! window `i`'s output for filter `f` at position `p` (`0 <= p < T + w_i - 1`, the sequence
+//! zero-padded with `w_i - 1` steps at both ends) is `sum_k Y[t = p + k - (w_i - 1),
+//! col_i + f w_i + k]` over the `k` whose `t` is a real step.
 //! Written with tensor slices, the backward pass allocates a zero tensor the size of `Y` for
 //! every `(i, k)`; as one operation it is a single gather in each direction.
 //!
@@ -111,8 +112,12 @@ fn reference_sums<B: Backend>(y: Tensor<B, 3>, widths: &[usize]) -> Tensor<B, 3>
         .iter()
         .map(|w| {
             let mut out = Tensor::<B, 3>::zeros([g.n, positions, k], &device);
+            let steps = y
+                .clone()
+                .narrow(2, w.col, w.width * k)
+                .reshape([g.n, g.t, k, w.width]);
             for step in 0..w.width {
-                let block = y.clone().narrow(2, w.col + step * k, k);
+                let block = steps.clone().narrow(3, step, 1).reshape([g.n, g.t, k]);
                 let first = w.width - 1 - step;
                 let summed = out.clone().narrow(1, first, g.t) + block;
                 out = out.slice_assign([0..g.n, first..first + g.t, 0..k], summed);
@@ -127,16 +132,19 @@ fn reference_sums<B: Backend>(y: Tensor<B, 3>, widths: &[usize]) -> Tensor<B, 3>
 fn reference_backward<B: Backend>(grad: Tensor<B, 3>, t: usize, widths: &[usize]) -> Tensor<B, 3> {
     let out_cols = grad.dims()[2];
     let filters = out_cols / widths.len().max(1);
+    let n = grad.dims()[0];
     let blocks = widths
         .iter()
         .enumerate()
-        .flat_map(|(i, &width)| {
-            let grad = grad.clone();
-            (0..width).map(move |step| {
-                grad.clone()
-                    .narrow(1, width - 1 - step, t)
-                    .narrow(2, i * filters, filters)
-            })
+        .map(|(i, &width)| {
+            let steps = (0..width)
+                .map(|step| {
+                    grad.clone()
+                        .narrow(1, width - 1 - step, t)
+                        .narrow(2, i * filters, filters)
+                })
+                .collect();
+            Tensor::stack::<4>(steps, 3).reshape([n, t, filters * width])
         })
         .collect::<Vec<_>>();
     Tensor::cat(blocks, 2)
@@ -153,7 +161,8 @@ impl ConvBackend for Flex {
             .zip(y.par_chunks(g.t * cols))
             .for_each(|(out, y)| {
                 for (i, w, step, t, p) in g.links() {
-                    let src = &y[t * cols + w.col + step * k..][..k];
+                    let row = &y[t * cols + w.col..][..w.width * k];
+                    let src = row.iter().skip(step).step_by(w.width);
                     let dst = &mut out[p * out_cols + i * k..][..k];
                     dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
                 }
@@ -177,7 +186,9 @@ impl ConvBackend for Flex {
             .for_each(|(dy, grad)| {
                 for (i, w, step, at, p) in g.links() {
                     let src = &grad[p * out_cols + i * filters..][..filters];
-                    dy[at * cols + w.col + step * filters..][..filters].copy_from_slice(src);
+                    let row = &mut dy[at * cols + w.col..][..w.width * filters];
+                    let dst = row.iter_mut().skip(step).step_by(w.width);
+                    dst.zip(src).for_each(|(d, s)| *d = *s);
                 }
             });
         flex_tensor(dy, vec![n, t, cols])

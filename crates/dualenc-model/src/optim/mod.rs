@@ -14,6 +14,11 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+mod backend;
+
+pub use backend::{AdamCoefficients, OptimBackend};
+
+use crate::custom_op::{float, primitive};
 use crate::error::Result;
 use crate::named::{tensor_to_vec, ParamMapper, ParamVisitor};
 
@@ -89,14 +94,14 @@ impl<B: AutodiffBackend> ParamVisitor<B> for GradCollector<'_, B> {
 
 /// Scales `grads` so that their global norm is at most `max_norm` (PyTorch's
 /// `clip_grad_norm_`); returns the norm before clipping. `max_norm <= 0` only measures.
-pub fn clip_global_norm<B: Backend>(grads: &mut [NamedGrad<B>], max_norm: f64) -> Result<f32> {
+pub fn clip_global_norm<B: OptimBackend>(grads: &mut [NamedGrad<B>], max_norm: f64) -> Result<f32> {
     let Some(first) = grads.first() else {
         return Ok(0.0);
     };
     let device = first.grad.device();
     let squares: Vec<Tensor<B, 1>> = grads
         .iter()
-        .map(|g| g.grad.clone().square().sum())
+        .map(|g| float(B::sum_squares(primitive(g.grad.clone()))))
         .collect();
     let total = Tensor::cat(squares, 0).sum().sqrt();
     let total = tensor_to_vec(total)?.first().copied().unwrap_or(0.0);
@@ -159,31 +164,43 @@ impl<B: Backend> Adam<B> {
     }
 
     /// One Adam update of the flattened parameter `value` with gradient `grad`.
-    pub fn update(&mut self, name: &str, value: Tensor<B, 1>, grad: Tensor<B, 1>) -> Tensor<B, 1> {
+    pub fn update(&mut self, name: &str, value: Tensor<B, 1>, grad: Tensor<B, 1>) -> Tensor<B, 1>
+    where
+        B: OptimBackend,
+    {
         let c = &self.config;
-        let state = self
-            .states
-            .entry(name.to_string())
-            .or_insert_with(|| AdamState {
-                step: 0,
-                exp_avg: grad.zeros_like(),
-                exp_avg_sq: grad.zeros_like(),
-            });
-        state.step += 1;
-        state.exp_avg =
-            state.exp_avg.clone().mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1);
-        state.exp_avg_sq =
-            state.exp_avg_sq.clone().mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2);
-        let bias1 = 1.0 - c.beta1.powi(state.step);
-        let bias2 = 1.0 - c.beta2.powi(state.step);
-        let step_size = c.learning_rate / bias1;
-        let denom = state
-            .exp_avg_sq
-            .clone()
-            .sqrt()
-            .div_scalar(bias2.sqrt())
-            .add_scalar(c.eps);
-        value - (state.exp_avg.clone() / denom).mul_scalar(step_size)
+        // Taken out of the map so that the moments' buffers are unshared and updated in place.
+        let AdamState {
+            step,
+            exp_avg,
+            exp_avg_sq,
+        } = self.states.remove(name).unwrap_or_else(|| AdamState {
+            step: 0,
+            exp_avg: grad.zeros_like(),
+            exp_avg_sq: grad.zeros_like(),
+        });
+        let step = step + 1;
+        let coefficients = AdamCoefficients {
+            beta1: c.beta1,
+            beta2: c.beta2,
+            bias2_sqrt: (1.0 - c.beta2.powi(step)).sqrt(),
+            eps: c.eps,
+            step_size: c.learning_rate / (1.0 - c.beta1.powi(step)),
+        };
+        let (value, exp_avg, exp_avg_sq) = B::adam_update(
+            primitive(value),
+            primitive(grad),
+            primitive(exp_avg),
+            primitive(exp_avg_sq),
+            coefficients,
+        );
+        let state = AdamState {
+            step,
+            exp_avg: float(exp_avg),
+            exp_avg_sq: float(exp_avg_sq),
+        };
+        self.states.insert(name.to_string(), state);
+        float(value)
     }
 }
 
@@ -195,7 +212,7 @@ pub struct AdamStep<'a, B: AutodiffBackend> {
     pub grads: HashMap<String, Tensor<B::InnerBackend, 1>>,
 }
 
-impl<B: AutodiffBackend> ParamMapper<B> for AdamStep<'_, B> {
+impl<B: AutodiffBackend<InnerBackend: OptimBackend>> ParamMapper<B> for AdamStep<'_, B> {
     fn map<const D: usize>(
         &mut self,
         name: &str,
