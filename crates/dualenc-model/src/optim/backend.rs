@@ -87,8 +87,7 @@ const CHUNK: usize = 1 << 14;
 impl OptimBackend for Flex {
     fn sum_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let x = dense(x);
-        let partial: Vec<f64> = x
-            .storage::<f32>()
+        let partial: Vec<f64> = elements(&x)
             .par_chunks(CHUNK)
             .map(|chunk| chunk.iter().map(|&v| f64::from(v * v)).sum())
             .collect();
@@ -107,12 +106,11 @@ impl OptimBackend for Flex {
         let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
         let (rest1, rest2) = ((1.0 - c.beta1) as f32, (1.0 - c.beta2) as f32);
         let (bias2_sqrt, eps, step) = (c.bias2_sqrt as f32, c.eps as f32, c.step_size as f32);
-        param
-            .storage_mut::<f32>()
+        elements_mut(&mut param)
             .par_chunks_mut(CHUNK)
-            .zip(m.storage_mut::<f32>().par_chunks_mut(CHUNK))
-            .zip(v.storage_mut::<f32>().par_chunks_mut(CHUNK))
-            .zip(grad.storage::<f32>().par_chunks(CHUNK))
+            .zip(elements_mut(&mut m).par_chunks_mut(CHUNK))
+            .zip(elements_mut(&mut v).par_chunks_mut(CHUNK))
+            .zip(elements(&grad).par_chunks(CHUNK))
             .for_each(|(((p, m), v), g)| {
                 for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
                     *m = *m * b1 + g * rest1;
@@ -125,19 +123,25 @@ impl OptimBackend for Flex {
     }
 }
 
-/// `t` as a contiguous `f32` buffer starting at offset 0 (copied only when it is not).
+/// `t` contiguous from offset 0 of its buffer (copied only when it is not).
 fn dense(t: FlexTensor) -> FlexTensor {
     let t = if t.is_contiguous() && t.layout().start_offset() == 0 {
         t
     } else {
         t.to_contiguous()
     };
-    let len = t.layout().num_elements();
-    assert!(
-        t.storage::<f32>().len() == len,
-        "Adam expects f32 buffers of exactly {len} elements"
-    );
     t
+}
+
+/// The elements of a [`dense`] tensor (its buffer may be longer: a view of a larger one).
+fn elements(t: &FlexTensor) -> &[f32] {
+    &t.storage::<f32>()[..t.layout().num_elements()]
+}
+
+/// The elements of a [`dense`] tensor, writable (copied first if the buffer is shared).
+fn elements_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let len = t.layout().num_elements();
+    &mut t.storage_mut::<f32>()[..len]
 }
 
 #[cfg(test)]
