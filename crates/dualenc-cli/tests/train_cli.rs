@@ -79,6 +79,22 @@ fn quick_demo_prints_metrics_and_searches() {
         .is_file());
 }
 
+/// `--precision bf16` trains (mixed precision, emulated on the CPU) and the run records it.
+#[test]
+fn quick_demo_trains_in_bf16_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    dualenc()
+        .args(["demo", "--quick", "--epochs", "1", "--device", "cpu"])
+        .args(["--precision", "bf16", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("text-to-video"));
+    let config = std::fs::read_to_string(dir.path().join("run/train_config.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["extra"]["trainer"]["precision"], "bf16", "{config}");
+}
+
 #[test]
 fn all_builds_every_step_then_skips_them() {
     let dir = tempfile::tempdir().unwrap();

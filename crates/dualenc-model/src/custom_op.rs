@@ -1,5 +1,6 @@
-//! Conversions shared by the custom operations ([`crate::gru`], [`crate::conv`]): between
-//! tensors and backend primitives, and between Flex primitives and plain `f32` buffers.
+//! Conversions shared by the custom operations ([`crate::gru`], [`crate::conv`],
+//! [`crate::optim`]): between tensors and backend primitives, between Flex primitives and plain
+//! `f32` buffers, and (`cube`) buffers and launch sizes for the CubeCL kernels.
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::FloatTensor;
@@ -26,4 +27,42 @@ pub(crate) fn f32_vec(t: FlexTensor) -> Vec<f32> {
 /// A Flex tensor of `shape` holding `data` in row-major order.
 pub(crate) fn flex_tensor(data: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+/// Buffers and launch sizes for the CubeCL kernels of the GPU backends.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+pub(crate) mod cube {
+    use burn_cubecl::ops::numeric::{empty_device_contiguous_dtype, zeros_client};
+    use burn_cubecl::tensor::CubeTensor;
+    use burn_cubecl::CubeRuntime;
+    use cubecl::{calculate_cube_count_elemwise, prelude::*};
+
+    /// A contiguous, uninitialised tensor like `like` (same client, device, dtype).
+    pub(crate) fn empty<R: CubeRuntime>(like: &CubeTensor<R>, shape: Vec<usize>) -> CubeTensor<R> {
+        empty_device_contiguous_dtype(
+            like.client.clone(),
+            like.device.clone(),
+            shape.into(),
+            like.dtype,
+        )
+    }
+
+    /// A contiguous tensor of zeros like `like`.
+    pub(crate) fn zeros<R: CubeRuntime>(like: &CubeTensor<R>, shape: Vec<usize>) -> CubeTensor<R> {
+        zeros_client(
+            like.client.clone(),
+            like.device.clone(),
+            shape.into(),
+            like.dtype,
+        )
+    }
+
+    /// Launch geometry for one unit of work per element (`units` of them).
+    pub(crate) fn geometry<R: CubeRuntime>(
+        like: &CubeTensor<R>,
+        units: usize,
+    ) -> (CubeCount, CubeDim) {
+        let dim = CubeDim::new(&like.client, units);
+        (calculate_cube_count_elemwise(&like.client, units, dim), dim)
+    }
 }

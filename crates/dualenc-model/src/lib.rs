@@ -6,6 +6,7 @@
 //! - [`batch`]: collation of raw videos and captions exactly as the original.
 //! - [`triplet_loss`], [`optim`], [`train_step`]: loss, global-norm clipping, Adam, one step.
 //! - [`init`]: the original's initial distributions; [`model_dir`]: the on-disk format.
+//! - [`precision`]: f32 or bf16 (mixed precision) for the large matrix products.
 //! - [`speed`]: random inputs of chosen sizes and timed steps, for speed measurements.
 //!
 //! The network is generic over the Burn backend; training needs an autodiff backend such as
@@ -24,6 +25,7 @@ pub mod model;
 pub mod model_dir;
 pub mod named;
 pub mod optim;
+pub mod precision;
 pub mod speed;
 pub mod text_encoder;
 pub mod train_step;
@@ -42,6 +44,7 @@ pub use model::{state_dict_specs, DualEncoding, PairTrace};
 pub use model_dir::{ModelDir, ModelMeta, RunConfig};
 pub use named::NamedTensor;
 pub use optim::{Adam, OptimConfig};
+pub use precision::Precision;
 pub use train_step::{train_step, StepReport};
 pub use triplet_loss::{triplet_loss, TripletLossConfig};
 

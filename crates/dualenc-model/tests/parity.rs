@@ -3,14 +3,14 @@
 mod common;
 
 use burn::tensor::{Tensor, TensorData};
-use common::{assert_close, swap_last_two, Fixture};
-use dualenc_model::batch::{collate_pairs, CaptionInput, PairBatch, VideoFrames};
+use common::{assert_close, pair_batch, swap_last_two, Fixture};
+use dualenc_model::batch::{CaptionInput, PairBatch, VideoFrames};
 use dualenc_model::named::tensor_to_vec;
 use dualenc_model::optim::{Adam, AdamState};
 use dualenc_model::train_step::{apply_gradients, compute_gradients};
 use dualenc_model::{
     CpuAutodiffBackend, CpuBackend, DualEncoding, EncoderTrace, Mode, NamedTensor, OptimConfig,
-    PaddingMode, TripletLossConfig, VIDEO_MAX_LEN,
+    PaddingMode, TrainBackend, TripletLossConfig,
 };
 
 /// Eval-mode values: 1e-5 absolute (the bound; float32 with a different summation
@@ -19,14 +19,6 @@ const EVAL_TOL: f32 = 1e-5;
 
 fn values<const D: usize>(t: &Tensor<CpuBackend, D>) -> Vec<f32> {
     tensor_to_vec(t.clone()).unwrap()
-}
-
-fn pair_batch(fx: &Fixture) -> PairBatch {
-    let videos = fx.videos();
-    let captions = fx.captions();
-    let v: Vec<&VideoFrames> = videos.iter().collect();
-    let c: Vec<&CaptionInput> = captions.iter().collect();
-    collate_pairs(&v, &c, VIDEO_MAX_LEN).unwrap()
 }
 
 fn eval_model(fx: &Fixture) -> DualEncoding<CpuBackend> {
@@ -268,10 +260,10 @@ fn structural_zero(name: &str, i: usize, batch: &PairBatch, fx: &Fixture) -> boo
 /// the tensor's largest entry (values crossing zero make a per-entry relative bound
 /// meaningless; a wrong Adam step, 1e-4 per entry, still fails it); step 2's running mean see
 /// `tol` below.
-fn check_params(
+fn check_params<B: TrainBackend>(
     fx: &Fixture,
     batch: &PairBatch,
-    model: &DualEncoding<CpuAutodiffBackend>,
+    model: &DualEncoding<B>,
     state_prefix: &str,
     steps: f32,
 ) {
@@ -329,15 +321,12 @@ fn check_params(
     }
 }
 
-fn check_train(name: &str) {
+/// Two training steps of backend `B` from the reference's initial weights.
+fn check_train<B: TrainBackend>(name: &str) {
     let fx = Fixture::load(name);
     let device = Default::default();
-    let model = DualEncoding::<CpuAutodiffBackend>::from_named_tensors(
-        fx.config(),
-        fx.weights.clone(),
-        &device,
-    )
-    .unwrap();
+    let model =
+        DualEncoding::<B>::from_named_tensors(fx.config(), fx.weights.clone(), &device).unwrap();
     let batch = pair_batch(&fx);
     let loss_config = TripletLossConfig::default();
     let mut adam = Adam::new(OptimConfig::default());
@@ -477,10 +466,31 @@ fn step_two_from_the_reference_state_reduced() {
 
 #[test]
 fn training_steps_match_the_reference_full() {
-    check_train("model_full");
+    check_train::<CpuAutodiffBackend>("model_full");
 }
 
 #[test]
 fn training_steps_match_the_reference_reduced() {
-    check_train("model_reduced");
+    check_train::<CpuAutodiffBackend>("model_reduced");
+}
+
+/// The GPU backends' kernels (the CubeCL GRU, Burn's matmuls, reductions and batch norm)
+/// through wgpu; without a GPU, on Mesa's lavapipe. Built with `--features wgpu`.
+#[cfg(feature = "wgpu")]
+#[test]
+fn training_steps_match_the_reference_on_wgpu() {
+    type Wgpu = burn::backend::Autodiff<burn::backend::wgpu::Wgpu>;
+    common::require_vulkan();
+    check_train::<Wgpu>("model_reduced");
+    check_train::<Wgpu>("model_full");
+}
+
+/// The same on CUDA (`cargo test -p dualenc-model --features cuda --test parity` on a machine
+/// with a GPU).
+#[cfg(feature = "cuda")]
+#[test]
+fn training_steps_match_the_reference_on_cuda() {
+    type Cuda = burn::backend::Autodiff<burn::backend::Cuda>;
+    check_train::<Cuda>("model_reduced");
+    check_train::<Cuda>("model_full");
 }

@@ -1,7 +1,7 @@
 //! Every option of a training run, with the paper's defaults.
 
 use dualenc_model::triplet_loss::Direction;
-use dualenc_model::{ModelConfig, OptimConfig, TripletLossConfig};
+use dualenc_model::{ModelConfig, OptimConfig, Precision, TripletLossConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -60,6 +60,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Batches collated ahead of the network by the background loader.
     pub prefetch: usize,
+    /// Precision of the training steps' large matrix products (validation runs in f32).
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -74,6 +76,7 @@ impl Default for TrainConfig {
             val_metric: ValMetric::Recall,
             seed: 0,
             prefetch: 4,
+            precision: Precision::F32,
         }
     }
 }

@@ -107,8 +107,10 @@ where
     let mut session = start::<B>(config, inputs, options, device)?;
     checkpoint::write_json(&options.out_dir.join(TRAIN_CONFIG_FILE), &run_config)?;
     while let Some(epoch) = session.state.schedule.next_epoch() {
-        let (steps, mean_loss, train_s) =
-            train_epoch(&mut session, config, &inputs.train, options, epoch, device)?;
+        let (steps, mean_loss, train_s) = {
+            let _precision = config.precision.scope();
+            train_epoch(&mut session, config, &inputs.train, options, epoch, device)?
+        };
         let clock = Instant::now();
         let val = validator.validate(&session.model.valid())?;
         let val_s = clock.elapsed().as_secs_f64();

@@ -5,12 +5,12 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use dualenc_infer::{run_on, BackendTask, DeviceChoice};
 use dualenc_model::speed::{median, time_encoding, time_train_steps, BenchShape};
-use dualenc_model::ModelBackend;
 use dualenc_model::ModelConfig;
+use dualenc_model::{ModelBackend, Precision};
 use serde::Serialize;
 use std::time::Duration;
 
-use super::infer::DeviceArg;
+use super::infer::{DeviceArg, PrecisionArg};
 
 /// The benchmark subcommand.
 #[derive(Subcommand)]
@@ -55,6 +55,9 @@ pub struct BenchArgs {
     /// Words per sentence, MIN,MAX.
     #[arg(long, default_value = "6,20", value_parser = parse_range)]
     words: (usize, usize),
+    /// Precision of the large matrix products (bf16: mixed precision).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -64,6 +67,7 @@ pub struct BenchArgs {
 #[derive(Serialize, Debug, Default)]
 struct BenchReport {
     device: String,
+    precision: String,
     batch: usize,
     frames: (usize, usize),
     words: (usize, usize),
@@ -90,6 +94,7 @@ impl BackendTask for BenchTask<'_> {
     type Output = BenchReport;
 
     fn run<B: ModelBackend>(self, device: B::Device) -> dualenc_infer::Result<BenchReport> {
+        let _precision = Precision::from(self.args.precision).scope();
         let shape = BenchShape {
             batch: self.args.batch,
             frames: self.args.frames,
@@ -98,6 +103,7 @@ impl BackendTask for BenchTask<'_> {
         let per_second = |t: Duration| shape.batch as f64 / t.as_secs_f64();
         let mut report = BenchReport {
             device: format!("{device:?}"),
+            precision: Precision::from(self.args.precision).to_string(),
             batch: shape.batch,
             frames: shape.frames,
             words: shape.words,
@@ -159,6 +165,7 @@ fn print_table(r: &BenchReport) {
         None => "-".to_string(),
     };
     println!("device            {}", r.device);
+    println!("precision         {}", r.precision);
     println!(
         "batch             {} pairs, {}-{} frames, {}-{} words",
         r.batch, r.frames.0, r.frames.1, r.words.0, r.words.1

@@ -50,6 +50,26 @@ impl From<DeviceArg> for DeviceChoice {
     }
 }
 
+/// Precision of the network's large matrix products (`--precision`).
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PrecisionArg {
+    /// f32 throughout (the original's arithmetic).
+    #[default]
+    F32,
+    /// Mixed precision: bf16 operands with f32 accumulation for the GRU input projections,
+    /// convolutions and mapping layers (tensor cores on CUDA; emulated, slower, on the CPU).
+    Bf16,
+}
+
+impl From<PrecisionArg> for dualenc_model::Precision {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::F32 => dualenc_model::Precision::F32,
+            PrecisionArg::Bf16 => dualenc_model::Precision::Bf16,
+        }
+    }
+}
+
 /// Options shared by the commands that run the network.
 #[derive(Args, Clone, Debug)]
 pub struct RunArgs {

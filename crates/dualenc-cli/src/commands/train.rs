@@ -21,7 +21,7 @@ use dualenc_train::pipeline::{
 };
 use dualenc_train::{RunOptions, ScheduleConfig, TrainConfig, TrainSummary, ValMetric};
 
-use crate::commands::infer::DeviceArg;
+use crate::commands::infer::{DeviceArg, PrecisionArg};
 use crate::common::RootPath;
 
 /// The training subcommands.
@@ -180,6 +180,10 @@ pub struct ModelArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     device: DeviceArg,
+    /// Precision of the training steps' large matrix products (validation and tests run in
+    /// f32).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
 }
 
 /// Arguments of `train`.
@@ -260,6 +264,9 @@ pub struct DemoArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     device: DeviceArg,
+    /// Precision of the training steps' large matrix products.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
 }
 
 impl TrainCommand {
@@ -327,6 +334,7 @@ impl ModelArgs {
                 ValMetricArg::Map => ValMetric::Map,
             },
             seed: self.seed,
+            precision: self.precision.into(),
             ..TrainConfig::default()
         })
     }
@@ -649,6 +657,7 @@ fn demo_plan(args: &DemoArgs) -> DemoPlan {
         word2vec: None,
         seed: args.seed,
         device: args.device,
+        precision: args.precision,
     };
     let mut synth = SynthConfig {
         prefix: "demo".into(),

@@ -8,6 +8,8 @@
 //! order, read transposed by the GEMM), then each output position sums `w` shifted steps of
 //! `Y`, one custom operation ([`ConvBackend`]) with its own backward pass.
 
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod cube;
 mod op;
 
 pub use op::ConvBackend;
@@ -18,6 +20,7 @@ use burn::tensor::{backend::Backend, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::Result;
 use crate::named::{Init, ParamMapper, ParamVisitor, TensorSource, TensorSpec};
+use crate::precision;
 
 /// One window size: `K` filters spanning `w` steps and all `C` channels.
 #[derive(Module, Debug)]
@@ -139,7 +142,7 @@ impl<B: Backend> ConvBank<B> {
         let [n, t, c] = g.dims();
         let device = g.device();
         let rows = Tensor::cat(self.convs.iter().map(WindowConv::rows).collect(), 0);
-        let y = g.reshape([n * t, c]).matmul(rows.transpose());
+        let y = precision::matmul(g.reshape([n * t, c]), rows.transpose());
         let cols = y.dims()[1];
         let widths: Vec<usize> = self.convs.iter().map(WindowConv::width).collect();
         let sums = B::conv_window_sums(y.reshape([n, t, cols]).into_primitive().tensor(), &widths);

@@ -195,9 +195,27 @@ impl ConvBackend for Flex {
     }
 }
 
-/// CUDA runs the tensor-slice version.
-#[cfg(feature = "cuda")]
-impl ConvBackend for burn::backend::Cuda {}
+/// The GPU backends (CUDA, wgpu): one kernel per window width ([`super::cube`]).
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+impl<R, F, I, BT> ConvBackend for burn_cubecl::CubeBackend<R, F, I, BT>
+where
+    R: burn_cubecl::CubeRuntime,
+    F: burn_cubecl::FloatElement,
+    I: burn_cubecl::IntElement,
+    BT: burn_cubecl::BoolElement,
+{
+    fn conv_window_sums(y: FloatTensor<Self>, widths: &[usize]) -> FloatTensor<Self> {
+        super::cube::sums(y, widths)
+    }
+
+    fn conv_window_sums_backward(
+        grad: FloatTensor<Self>,
+        t: usize,
+        widths: &[usize],
+    ) -> FloatTensor<Self> {
+        super::cube::sums_backward(grad, t, widths)
+    }
+}
 
 /// Records the window sums as one node of the autodiff graph.
 impl<B: ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {

@@ -4,9 +4,12 @@
 //! with two bias vectors; `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))` and
 //! `h' = (1 - z) * n + z * h`. The input projection of all time steps is one matrix
 //! product; the recurrence is one custom operation ([`GruBackend`]) with its own backward
-//! pass, fused on the CPU ([`cpu`]).
+//! pass, fused on the CPU (`cpu`) and on the CubeCL GPU backends (`cube`: one matmul and one
+//! kernel per step).
 
 mod cpu;
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod cube;
 mod op;
 pub mod reference;
 
@@ -17,6 +20,7 @@ use burn::tensor::{backend::Backend, Int, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::Result;
 use crate::named::{Init, ParamMapper, ParamVisitor, TensorSource, TensorSpec};
+use crate::precision;
 
 /// How the sequences of a batch are presented to the GRU.
 #[derive(Debug, Clone, Copy)]
@@ -88,9 +92,7 @@ impl<B: Backend> GruDirection<B> {
     {
         let [n, t, d] = x.dims();
         let h3 = self.weight_hh.dims()[0];
-        let gi = x
-            .reshape([n * t, d])
-            .matmul(self.weight_ih.val().transpose())
+        let gi = precision::matmul(x.reshape([n * t, d]), self.weight_ih.val().transpose())
             + self.bias_ih.val().unsqueeze_dim::<2>(0);
         let states = B::gru_forward(
             gi.reshape([n, t, h3]).into_primitive().tensor(),

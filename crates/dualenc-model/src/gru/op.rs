@@ -15,6 +15,8 @@ use burn::tensor::ops::FloatTensor;
 use burn::tensor::{backend::Backend, TensorMetadata};
 
 use super::cpu::{self, Dims};
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+use super::cube;
 use super::reference;
 use crate::custom_op::{f32_vec, flex_tensor, float, primitive};
 
@@ -120,9 +122,41 @@ fn flex_forward(
     )
 }
 
-/// CUDA runs the tensor-operation version (no autodiff graph, fused elementwise chains).
-#[cfg(feature = "cuda")]
-impl GruBackend for burn::backend::Cuda {}
+/// The GPU backends (CUDA, wgpu) run one matmul and one fused kernel per step ([`cube`]).
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+impl<R, F, I, BT> GruBackend for burn_cubecl::CubeBackend<R, F, I, BT>
+where
+    R: burn_cubecl::CubeRuntime,
+    F: burn_cubecl::FloatElement,
+    I: burn_cubecl::IntElement,
+    BT: burn_cubecl::BoolElement,
+{
+    fn gru_forward(
+        gi: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        cube::forward::<R, F, I, BT>(gi, w_hh, b_hh, false).0
+    }
+
+    fn gru_forward_taped(
+        gi: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (states, tape) = cube::forward::<R, F, I, BT>(gi, w_hh, b_hh, true);
+        (states, tape.expect("the tape was asked for"))
+    }
+
+    fn gru_backward(
+        grad: FloatTensor<Self>,
+        states: FloatTensor<Self>,
+        tape: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> [FloatTensor<Self>; 3] {
+        cube::backward::<R, F, I, BT>(grad, states, tape, w_hh)
+    }
+}
 
 /// Records the recurrence as one node of the autodiff graph.
 impl<B: GruBackend, C: CheckpointStrategy> GruBackend for Autodiff<B, C> {

@@ -76,9 +76,26 @@ fn plain_update<B: Backend>(
 /// The plain tensor operations.
 impl<B: Backend, C: CheckpointStrategy> OptimBackend for Autodiff<B, C> {}
 
-/// The plain tensor operations.
-#[cfg(feature = "cuda")]
-impl OptimBackend for burn::backend::Cuda {}
+/// The GPU backends (CUDA, wgpu): the update as one kernel ([`super::cube`]), the norm with
+/// Burn's reduction.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+impl<R, F, I, BT> OptimBackend for burn_cubecl::CubeBackend<R, F, I, BT>
+where
+    R: burn_cubecl::CubeRuntime,
+    F: burn_cubecl::FloatElement,
+    I: burn_cubecl::IntElement,
+    BT: burn_cubecl::BoolElement,
+{
+    fn adam_update(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        exp_avg: FloatTensor<Self>,
+        exp_avg_sq: FloatTensor<Self>,
+        c: AdamCoefficients,
+    ) -> AdamOutput<Self> {
+        super::cube::adam_update(param, grad, exp_avg, exp_avg_sq, c)
+    }
+}
 
 /// Chunks of elements handed to one thread.
 const CHUNK: usize = 1 << 14;

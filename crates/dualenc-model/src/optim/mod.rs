@@ -15,6 +15,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 mod backend;
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod cube;
 
 pub use backend::{AdamCoefficients, OptimBackend};
 

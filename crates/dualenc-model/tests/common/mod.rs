@@ -5,17 +5,23 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use dualenc_model::batch::{CaptionInput, VideoFrames};
+use dualenc_model::batch::{collate_pairs, CaptionInput, PairBatch, VideoFrames};
 use dualenc_model::model_dir::read_safetensors;
-use dualenc_model::{Concate, ModelConfig, NamedTensor};
+use dualenc_model::{Concate, ModelConfig, NamedTensor, VIDEO_MAX_LEN};
 
-/// Folder of one reference fixture set (`model_full` / `model_reduced`).
+/// Folder of one reference fixture set (`model_full` / `model_reduced`): under
+/// `$DUALENC_FIXTURES` when set (a test binary run on another machine, as
+/// `scripts/gpu-check.sh` does), else the repository's `fixtures/reference`.
 pub fn fixture_dir(name: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/reference/"
-    ))
-    .join(name)
+    std::env::var_os("DUALENC_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/reference/"
+            ))
+        })
+        .join(name)
 }
 
 /// A fixture set: meta.json, the three safetensors files and the BoW vocabulary.
@@ -148,4 +154,29 @@ pub fn swap_last_two(data: &[f32], n: usize, p: usize, k: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Fails with a clear message when no Vulkan driver is installed, instead of wgpu's panic
+/// deep inside a device thread: the wgpu tests need one (Mesa's lavapipe where there is no
+/// GPU).
+pub fn require_vulkan() {
+    let icd_dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"];
+    let installed = std::env::var_os("VK_ICD_FILENAMES").is_some()
+        || icd_dirs
+            .iter()
+            .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()));
+    assert!(
+        installed,
+        "no Vulkan driver in {icd_dirs:?}: the wgpu tests run the GPU kernels on one; \
+         without a GPU install Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`)"
+    );
+}
+
+/// The fixture's videos and captions collated as a training batch, as the original does.
+pub fn pair_batch(fx: &Fixture) -> PairBatch {
+    let videos = fx.videos();
+    let captions = fx.captions();
+    let v: Vec<&VideoFrames> = videos.iter().collect();
+    let c: Vec<&CaptionInput> = captions.iter().collect();
+    collate_pairs(&v, &c, VIDEO_MAX_LEN).unwrap()
 }
