@@ -1,23 +1,15 @@
 //! The window sums on the CubeCL backends (CUDA, wgpu): one kernel launch per window width,
 //! forward and backward, where the tensor-slice version takes a zero fill, a few slices and an
 //! add per row of every window (about 150 launches per training step at the paper's widths).
-//! Layouts as in [`super::op`].
+//! Layouts and sizes ([`Geometry`]) as in [`super::op`].
 
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::CubeRuntime;
 use cubecl::prelude::*;
 
+use super::op::Geometry;
 use crate::custom_op::cube::{empty, geometry};
-
-/// Where one window's columns sit: in `Y` (`col`, `width` rows of `filters`) and in the output
-/// (`out_col`).
-#[derive(Debug, Clone, Copy)]
-struct Block {
-    width: usize,
-    col: usize,
-    out_col: usize,
-}
 
 /// Output `[n, p, out_col + f]` = sum over `k < width` of `Y[n, p + k - (width - 1), col + f
 /// width + k]`, for the steps that exist (zero where none does).
@@ -85,35 +77,15 @@ fn window_sums_backward<F: Float>(
     dy[row * cols + col + c] = grad[(n * positions + p) * out_cols + out_col + c / width];
 }
 
-/// The windows' column blocks for `filters` filters per window.
-fn blocks(widths: &[usize], filters: usize) -> Vec<Block> {
-    let mut col = 0;
-    widths
-        .iter()
-        .enumerate()
-        .map(|(i, &width)| {
-            let block = Block {
-                width,
-                col,
-                out_col: i * filters,
-            };
-            col += width * filters;
-            block
-        })
-        .collect()
-}
-
 /// Window sums of `y` `[N, T, sum w_i K]`: `[N, T + max_w - 1, n_windows K]`.
 pub(super) fn sums<R: CubeRuntime>(y: CubeTensor<R>, widths: &[usize]) -> CubeTensor<R> {
     let y = into_contiguous(y);
-    let [n, steps, cols] = y.meta.shape().dims::<3>();
-    let filters = cols / widths.iter().sum::<usize>();
-    let positions = steps + widths.iter().max().copied().unwrap_or(1) - 1;
-    let out_cols = widths.len() * filters;
-    let out = empty(&y, vec![n, positions, out_cols]);
-    let units = n * positions * filters;
+    let g = Geometry::new(y.meta.shape().dims::<3>(), widths);
+    let (positions, out_cols) = (g.positions(), g.out_cols());
+    let out = empty(&y, vec![g.n, positions, out_cols]);
+    let units = g.n * positions * g.filters;
     let (count, dim) = geometry(&y, units);
-    for b in blocks(widths, filters) {
+    for (i, w) in g.windows.iter().enumerate() {
         window_sums::launch::<R>(
             &y.client,
             count.clone(),
@@ -121,14 +93,14 @@ pub(super) fn sums<R: CubeRuntime>(y: CubeTensor<R>, widths: &[usize]) -> CubeTe
             y.clone().into_array_arg(),
             out.clone().into_array_arg(),
             units,
-            steps,
-            cols,
+            g.t,
+            g.cols(),
             positions,
             out_cols,
-            filters,
-            b.width,
-            b.col,
-            b.out_col,
+            g.filters,
+            w.width,
+            w.col,
+            i * g.filters,
             y.dtype.into(),
         );
     }
@@ -144,10 +116,10 @@ pub(super) fn sums_backward<R: CubeRuntime>(
     let grad = into_contiguous(grad);
     let [n, positions, out_cols] = grad.meta.shape().dims::<3>();
     let filters = out_cols / widths.len().max(1);
-    let cols = widths.iter().sum::<usize>() * filters;
-    let dy = empty(&grad, vec![n, steps, cols]);
-    for b in blocks(widths, filters) {
-        let block = b.width * filters;
+    let g = Geometry::new([n, steps, widths.iter().sum::<usize>() * filters], widths);
+    let dy = empty(&grad, vec![n, steps, g.cols()]);
+    for (i, w) in g.windows.iter().enumerate() {
+        let block = w.width * g.filters;
         let units = n * steps * block;
         let (count, dim) = geometry(&grad, units);
         window_sums_backward::launch::<R>(
@@ -158,13 +130,13 @@ pub(super) fn sums_backward<R: CubeRuntime>(
             dy.clone().into_array_arg(),
             units,
             steps,
-            cols,
+            g.cols(),
             positions,
             out_cols,
             block,
-            b.width,
-            b.col,
-            b.out_col,
+            w.width,
+            w.col,
+            i * g.filters,
             grad.dtype.into(),
         );
     }

@@ -24,22 +24,22 @@ use crate::custom_op::{f32_vec, flex_tensor, float, primitive};
 
 /// Where window `i` sits: its width and first column in `Y`.
 #[derive(Debug, Clone, Copy)]
-struct Window {
-    width: usize,
-    col: usize,
+pub(super) struct Window {
+    pub(super) width: usize,
+    pub(super) col: usize,
 }
 
-/// Sizes shared by the forward and backward passes.
+/// Sizes shared by the forward and backward passes (of the CPU and GPU kernels).
 #[derive(Debug, Clone)]
-struct Geometry {
-    n: usize,
-    t: usize,
-    filters: usize,
-    windows: Vec<Window>,
+pub(super) struct Geometry {
+    pub(super) n: usize,
+    pub(super) t: usize,
+    pub(super) filters: usize,
+    pub(super) windows: Vec<Window>,
 }
 
 impl Geometry {
-    fn new(y_dims: [usize; 3], widths: &[usize]) -> Self {
+    pub(super) fn new(y_dims: [usize; 3], widths: &[usize]) -> Self {
         let [n, t, cols] = y_dims;
         let total: usize = widths.iter().sum();
         assert!(
@@ -64,15 +64,15 @@ impl Geometry {
         }
     }
 
-    fn cols(&self) -> usize {
+    pub(super) fn cols(&self) -> usize {
         self.windows.iter().map(|w| w.width).sum::<usize>() * self.filters
     }
 
-    fn positions(&self) -> usize {
+    pub(super) fn positions(&self) -> usize {
         self.t + self.windows.iter().map(|w| w.width).max().unwrap_or(1) - 1
     }
 
-    fn out_cols(&self) -> usize {
+    pub(super) fn out_cols(&self) -> usize {
         self.windows.len() * self.filters
     }
 

@@ -13,13 +13,14 @@
 //! One unit of work per `(sequence, hidden unit)`; the kernels read and write the same tape
 //! layout as the CPU kernels (`[r, z, n, W_hn h + b_hn]` per step).
 
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::Tensor;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use cubecl::prelude::*;
 
 use crate::custom_op::cube::{empty, geometry, zeros};
+use crate::custom_op::{float, primitive};
 
 /// Forward of one step for unit `(i, j)`: gates from `gi[i, step]`, `gh[i]` (without bias)
 /// and `b_hh`, new state into `states[i, step, j]` and `h_next[i, j]`, gates into the tape.
@@ -122,26 +123,6 @@ fn backward_step<F: Float>(
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
 
-fn burn_tensor<R, F, I, BT, const D: usize>(p: CubeTensor<R>) -> Tensor<Cube<R, F, I, BT>, D>
-where
-    R: CubeRuntime,
-    F: FloatElement,
-    I: IntElement,
-    BT: BoolElement,
-{
-    Tensor::from_primitive(TensorPrimitive::Float(p))
-}
-
-fn cube_tensor<R, F, I, BT, const D: usize>(t: Tensor<Cube<R, F, I, BT>, D>) -> CubeTensor<R>
-where
-    R: CubeRuntime,
-    F: FloatElement,
-    I: IntElement,
-    BT: BoolElement,
-{
-    into_contiguous(t.into_primitive().tensor())
-}
-
 /// The recurrence from a zero state: `gi` `[N, T, 3H]`, `w_hh` `[3H, H]`, `b_hh` `[3H]`;
 /// returns the states `[N, T, H]` and, with `keep_tape`, the tape `[N, T, 4H]`.
 pub(super) fn forward<R, F, I, BT>(
@@ -160,7 +141,7 @@ where
     let b_hh = into_contiguous(b_hh);
     let [n, t, h3] = gi.meta.shape().dims::<3>();
     let h = h3 / 3;
-    let w_t = burn_tensor::<R, F, I, BT, 2>(w_hh).transpose();
+    let w_t = float::<Cube<R, F, I, BT>, 2>(w_hh).transpose();
     let states = empty(&gi, vec![n, t, h]);
     let tape = empty(
         &gi,
@@ -173,7 +154,7 @@ where
     let mut state = zeros(&gi, vec![n, h]);
     let (count, dim) = geometry(&gi, n * h);
     for step in 0..t {
-        let gh = cube_tensor(burn_tensor::<R, F, I, BT, 2>(state.clone()).matmul(w_t.clone()));
+        let gh = primitive(float::<Cube<R, F, I, BT>, 2>(state.clone()).matmul(w_t.clone()));
         let next = empty(&gi, vec![n, h]);
         forward_step::launch::<R>(
             &gi.client,
@@ -215,7 +196,7 @@ where
     let states = into_contiguous(states);
     let tape = into_contiguous(tape);
     let [n, t, h] = states.meta.shape().dims::<3>();
-    let w = burn_tensor::<R, F, I, BT, 2>(w_hh);
+    let w = float::<Cube<R, F, I, BT>, 2>(w_hh);
     let d_gi = empty(&states, vec![n, t, 3 * h]);
     let d_gh = empty(&states, vec![n, t, 3 * h]);
     let mut carry_z = zeros(&states, vec![n, h]);
@@ -244,14 +225,14 @@ where
         );
         carry_z = carry_z_out;
         if step > 0 {
-            carry_w = cube_tensor(burn_tensor::<R, F, I, BT, 2>(d_gh_step).matmul(w.clone()));
+            carry_w = primitive(float::<Cube<R, F, I, BT>, 2>(d_gh_step).matmul(w.clone()));
         }
     }
-    let d_gh = burn_tensor::<R, F, I, BT, 3>(d_gh).reshape([n * t, 3 * h]);
+    let d_gh = float::<Cube<R, F, I, BT>, 3>(d_gh).reshape([n * t, 3 * h]);
     let h_prev = previous_states::<R, F, I, BT>(states, [n, t, h]);
     let d_w = d_gh.clone().transpose().matmul(h_prev);
     let d_b = d_gh.sum_dim(0).reshape([3 * h]);
-    [d_gi, cube_tensor(d_w), cube_tensor(d_b)]
+    [d_gi, primitive(d_w), primitive(d_b)]
 }
 
 /// `[N T, H]`: the state before each step (zero before the first).
@@ -265,10 +246,10 @@ where
     I: IntElement,
     BT: BoolElement,
 {
-    let first = burn_tensor::<R, F, I, BT, 3>(zeros(&states, vec![n, 1, h]));
+    let first = float::<Cube<R, F, I, BT>, 3>(zeros(&states, vec![n, 1, h]));
     let mut parts = vec![first];
     if t > 1 {
-        parts.push(burn_tensor::<R, F, I, BT, 3>(states).narrow(1, 0, t - 1));
+        parts.push(float::<Cube<R, F, I, BT>, 3>(states).narrow(1, 0, t - 1));
     }
     Tensor::cat(parts, 1).reshape([n * t, h])
 }
