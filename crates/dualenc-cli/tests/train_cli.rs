@@ -79,7 +79,8 @@ fn quick_demo_prints_metrics_and_searches() {
         .is_file());
 }
 
-/// `--precision bf16` trains (mixed precision, emulated on the CPU) and the run records it.
+/// `--precision bf16` trains (mixed precision: AMX tiles or emulated on the CPU) and the run
+/// records it.
 #[test]
 fn quick_demo_trains_in_bf16_and_records_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -56,12 +56,13 @@ pub type CpuAutodiffBackend = burn::backend::Autodiff<burn::backend::Flex>;
 pub use conv::ConvBackend;
 pub use gru::GruBackend;
 pub use optim::OptimBackend;
+pub use precision::MixedPrecisionBackend;
 
-/// A backend the network runs on: Burn's operations plus three custom operations, the GRU
+/// A backend the network runs on: Burn's operations plus four custom operations, the GRU
 /// recurrence and the convolutions' window sums (fused on the CPU, one autodiff node each
-/// under `Autodiff`), and the Adam update (one pass on the CPU).
-pub trait ModelBackend: GruBackend + ConvBackend + OptimBackend {}
-impl<B: GruBackend + ConvBackend + OptimBackend> ModelBackend for B {}
+/// under `Autodiff`), the Adam update (one pass on the CPU) and the mixed-precision product.
+pub trait ModelBackend: GruBackend + ConvBackend + OptimBackend + MixedPrecisionBackend {}
+impl<B: GruBackend + ConvBackend + OptimBackend + MixedPrecisionBackend> ModelBackend for B {}
 
 /// A backend the network trains on: autodiff over a [`ModelBackend`], whose inner backend
 /// runs validation.

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::named::{
     named_from_tensor, Init, NamedTensor, ParamMapper, ParamVisitor, TensorSource, TensorSpec,
 };
-use crate::precision;
+use crate::precision::{self, MixedPrecisionBackend};
 
 /// BatchNorm1d epsilon (PyTorch default).
 pub const BN_EPS: f64 = 1e-5;
@@ -228,7 +228,10 @@ impl<B: Backend> Mapping<B> {
     }
 
     /// Maps `x` `[N, in]` into the common space.
-    pub fn forward(&self, x: Tensor<B, 2>, mode: Mode) -> MappingOutput<B> {
+    pub fn forward(&self, x: Tensor<B, 2>, mode: Mode) -> MappingOutput<B>
+    where
+        B: MixedPrecisionBackend,
+    {
         let fc1_out = precision::matmul(x, self.fc1_weight.val().transpose())
             + self.fc1_bias.val().unsqueeze_dim::<2>(0);
         let (bn_out, stats) = self.bn_1.forward(fc1_out.clone(), mode);

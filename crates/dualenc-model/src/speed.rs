@@ -2,10 +2,9 @@
 //! chosen sizes (videos of uniformly drawn frame counts, captions of uniformly drawn word
 //! counts, deterministic for a seed) and timed training steps and encodings on any backend.
 
-use crate::ModelBackend;
+use crate::{ModelBackend, TrainBackend};
 use std::time::{Duration, Instant};
 
-use burn::backend::Autodiff;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -95,7 +94,7 @@ fn random_caption(
 /// Wall times of `steps` training steps (forward, loss, backward, global-norm clip, Adam) on
 /// one random batch, after `warmup` untimed steps. Each step reads its loss back, so the
 /// time includes the device's work.
-pub fn time_train_steps<B: ModelBackend>(
+pub fn time_train_steps<B: TrainBackend>(
     config: &ModelConfig,
     shape: &BenchShape,
     warmup: usize,
@@ -107,7 +106,7 @@ pub fn time_train_steps<B: ModelBackend>(
     let c: Vec<&CaptionInput> = captions.iter().collect();
     let batch = collate_pairs(&v, &c, config.video_max_len)?;
     let loss = TripletLossConfig::default();
-    let mut model = DualEncoding::<Autodiff<B>>::init(config.clone(), 0, None, device)?;
+    let mut model = DualEncoding::<B>::init(config.clone(), 0, None, device)?;
     let mut adam = Adam::new(OptimConfig::default());
     let mut times = Vec::with_capacity(steps);
     for i in 0..warmup + steps {
@@ -189,7 +188,8 @@ mod tests {
             words: (1, 3),
         };
         let device = Default::default();
-        let steps = time_train_steps::<crate::CpuBackend>(&config, &shape, 1, 2, &device).unwrap();
+        let steps =
+            time_train_steps::<crate::CpuAutodiffBackend>(&config, &shape, 1, 2, &device).unwrap();
         assert_eq!(steps.len(), 2);
         let (v, c) = time_encoding::<crate::CpuBackend>(&config, &shape, 3, &device).unwrap();
         assert_eq!((v.len(), c.len()), (3, 3));

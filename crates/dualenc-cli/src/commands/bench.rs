@@ -3,10 +3,11 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use dualenc_infer::{run_on, BackendTask, DeviceChoice};
+use dualenc_infer::DeviceChoice;
 use dualenc_model::speed::{median, time_encoding, time_train_steps, BenchShape};
 use dualenc_model::ModelConfig;
-use dualenc_model::{ModelBackend, Precision};
+use dualenc_model::{Precision, TrainBackend};
+use dualenc_train::pipeline::{train_on, TrainTask};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -90,10 +91,10 @@ struct BenchTask<'a> {
     config: ModelConfig,
 }
 
-impl BackendTask for BenchTask<'_> {
+impl TrainTask for BenchTask<'_> {
     type Output = BenchReport;
 
-    fn run<B: ModelBackend>(self, device: B::Device) -> dualenc_infer::Result<BenchReport> {
+    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<BenchReport> {
         let _precision = Precision::from(self.args.precision).scope();
         let shape = BenchShape {
             batch: self.args.batch,
@@ -110,7 +111,8 @@ impl BackendTask for BenchTask<'_> {
             ..BenchReport::default()
         };
         if self.args.what != BenchWhat::Train {
-            let (v, c) = time_encoding::<B>(&self.config, &shape, self.args.steps, &device)?;
+            let (v, c) =
+                time_encoding::<B::InnerBackend>(&self.config, &shape, self.args.steps, &device)?;
             report.videos_per_s = Some(per_second(median(&v)));
             report.sentences_per_s = Some(per_second(median(&c)));
         }
@@ -149,7 +151,7 @@ impl BenchCommand {
             args: &args,
             config,
         };
-        let report = run_on(DeviceChoice::from(args.device), task)?;
+        let report = train_on(DeviceChoice::from(args.device), task)?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {

@@ -57,7 +57,8 @@ pub enum PrecisionArg {
     #[default]
     F32,
     /// Mixed precision: bf16 operands with f32 accumulation for the GRU input projections,
-    /// convolutions and mapping layers (tensor cores on CUDA; emulated, slower, on the CPU).
+    /// convolutions and mapping layers (tensor cores on CUDA; AMX tile units on CPUs that have
+    /// them, else emulated and slower).
     Bf16,
 }
 

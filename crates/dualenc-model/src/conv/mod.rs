@@ -20,7 +20,7 @@ use burn::tensor::{backend::Backend, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::Result;
 use crate::named::{Init, ParamMapper, ParamVisitor, TensorSource, TensorSpec};
-use crate::precision;
+use crate::precision::{self, MixedPrecisionBackend};
 
 /// One window size: `K` filters spanning `w` steps and all `C` channels.
 #[derive(Module, Debug)]
@@ -137,7 +137,7 @@ impl<B: Backend> ConvBank<B> {
     /// mode); without, the max covers all `T + w - 1` positions (the original).
     pub fn forward(&self, g: Tensor<B, 3>, own_lengths: Option<&[usize]>) -> ConvOutput<B>
     where
-        B: ConvBackend,
+        B: ConvBackend + MixedPrecisionBackend,
     {
         let [n, t, c] = g.dims();
         let device = g.device();

@@ -20,7 +20,7 @@ use burn::tensor::{backend::Backend, Int, Tensor, TensorData, TensorPrimitive};
 
 use crate::error::Result;
 use crate::named::{Init, ParamMapper, ParamVisitor, TensorSource, TensorSpec};
-use crate::precision;
+use crate::precision::{self, MixedPrecisionBackend};
 
 /// How the sequences of a batch are presented to the GRU.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +88,7 @@ impl<B: Backend> GruDirection<B> {
     /// Runs the recurrence from `h0 = 0` over `x` `[N, T, in]`; returns all states `[N, T, H]`.
     pub fn run(&self, x: Tensor<B, 3>) -> Tensor<B, 3>
     where
-        B: GruBackend,
+        B: GruBackend + MixedPrecisionBackend,
     {
         let [n, t, d] = x.dims();
         let h3 = self.weight_hh.dims()[0];
@@ -173,7 +173,7 @@ impl<B: Backend> BiGru<B> {
     /// Runs both directions over `x` `[N, T, in]`.
     pub fn run(&self, x: Tensor<B, 3>, packing: Packing<'_>) -> BiGruOutput<B>
     where
-        B: GruBackend,
+        B: GruBackend + MixedPrecisionBackend,
     {
         let [n, t, d] = x.dims();
         let device = x.device();

@@ -4,16 +4,23 @@
 //! Like PyTorch's `autocast`, the choice is a setting of the running thread rather than of
 //! the model: the same weights train or encode in either precision, and a checkpoint does not
 //! record it. [`Precision::scope`] sets it for the lifetime of its guard. The products it
-//! covers are the GRU input projections (`x W_ihᵀ` over all steps), the text convolutions
-//! (`G Wᵀ`) and the mapping layers (`x W_fc1ᵀ`): together nearly all the arithmetic of a
-//! training step. On CUDA they run on the tensor cores; on the CPU backend bf16 is emulated
-//! (operands rounded, products in f32) and slower than f32, useful only to check the numbers.
+//! covers are the GRU input projections (`x W_ihᵀ` over all steps), the convolutions
+//! (`G Wᵀ`) and the mapping layers (`x W_fc1ᵀ`): together most of the arithmetic of a
+//! training step. Each backend runs them its own way ([`MixedPrecisionBackend`]): on CUDA on
+//! the tensor cores; on the CPU on the AMX tile units of Intel Xeons from Sapphire Rapids on
+//! ([`amx`]), and elsewhere emulated by Burn (operands rounded, products in f32), slower than
+//! f32 and useful only to check the numbers.
+
+mod amx;
+mod op;
+
+pub use op::MixedPrecisionBackend;
 
 use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::{backend::Backend, DType, Tensor};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// Precision of the network's large matrix products.
@@ -79,15 +86,15 @@ impl FromStr for Precision {
     }
 }
 
-/// The product `a b` of f32 tensors in this thread's [`Precision`]; the result is
-/// f32 either way (under autodiff the casts carry the gradients back to f32).
-pub fn matmul<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> Tensor<B, D> {
+/// The product `a b` of f32 matrices in this thread's [`Precision`]; the result is f32
+/// either way (see [`MixedPrecisionBackend::bf16_matmul`]).
+pub fn matmul<B: MixedPrecisionBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
     match Precision::current() {
         Precision::F32 => a.matmul(b),
-        Precision::Bf16 => a
-            .cast(DType::BF16)
-            .matmul(b.cast(DType::BF16))
-            .cast(DType::F32),
+        Precision::Bf16 => crate::custom_op::float(B::bf16_matmul(
+            crate::custom_op::primitive(a),
+            crate::custom_op::primitive(b),
+        )),
     }
 }
 
