@@ -304,8 +304,10 @@ mod tests {
                 [n, t + widths.iter().max().unwrap() - 1, widths.len() * k],
                 9,
             );
+            // Drawn once: drawing again would race with other tests over the global seed.
+            let y0 = random::<Ad>([n, t, cols], 10);
             let grad_of = |custom: bool| {
-                let y = random::<Ad>([n, t, cols], 10).require_grad();
+                let y = y0.clone().detach().require_grad();
                 let sums = if custom {
                     float::<Ad, 3>(Ad::conv_window_sums(primitive(y.clone()), widths))
                 } else {

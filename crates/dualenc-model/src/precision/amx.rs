@@ -167,28 +167,41 @@ impl Padded {
     }
 }
 
-/// `A` as bf16 rows of `k` (padded) values, `m` (padded) rows.
+/// `A` as strips of 16 rows, each strip `k / 32` tiles of 16 rows by 32 bf16 stored one
+/// after the other (so that a tile is 1 KiB of consecutive memory: rows `2 k` bytes apart
+/// would all fall in the same few L1 cache sets).
 fn pack_a(a: &Strided<'_>, sizes: &Padded) -> Vec<u16> {
     let mut packed = vec![0u16; sizes.m * sizes.k];
     let group = PACK_GROUP * TILE_ROWS;
+    let k = sizes.k;
+    // Position of element `(r, j)` of the group (row `r` counted from the group's first).
+    let slot = move |r: usize, j: usize| {
+        (r / TILE_ROWS) * TILE_ROWS * k
+            + (j / TILE_K) * TILE_ROWS * TILE_K
+            + (r % TILE_ROWS) * TILE_K
+            + j % TILE_K
+    };
     packed
-        .par_chunks_mut(group * sizes.k)
+        .par_chunks_mut(group * k)
         .enumerate()
         .for_each(|(g, out)| {
             let rows = (g * group)..((g + 1) * group).min(a.rows);
-            let mut line = vec![0u16; a.rows.max(a.cols)];
             if a.row_stride == 1 {
                 // Columns are contiguous: convert a column's run, spread it over the rows.
+                let mut line = vec![0u16; rows.len()];
                 for j in 0..a.cols {
-                    let run = &mut line[..rows.len()];
-                    convert(a.column(j, rows.clone()), run);
-                    for (r, v) in run.iter().enumerate() {
-                        out[r * sizes.k + j] = *v;
+                    convert(a.column(j, rows.clone()), &mut line);
+                    for (r, v) in line.iter().enumerate() {
+                        out[slot(r, j)] = *v;
                     }
                 }
             } else {
+                let mut line = vec![0u16; k];
                 for (r, i) in rows.enumerate() {
-                    convert(a.row(i, 0..a.cols), &mut out[r * sizes.k..][..a.cols]);
+                    convert(a.row(i, 0..a.cols), &mut line[..a.cols]);
+                    for (j0, run) in (0..k).step_by(TILE_K).zip(line.chunks_exact(TILE_K)) {
+                        out[slot(r, j0)..][..TILE_K].copy_from_slice(run);
+                    }
                 }
             }
         });
@@ -252,9 +265,10 @@ fn pack_b_from_rows(b: &Strided<'_>, cols: Range<usize>, k: usize, out: &mut [u1
             .zip((0..width).step_by(TILE_ROWS))
         {
             let row = &mut block[p * 2 * TILE_ROWS..][..2 * TILE_ROWS];
-            for (c, pair) in row.chunks_exact_mut(2).take(width - c0).enumerate() {
-                pair[0] = even[c0 + c];
-                pair[1] = odd[c0 + c];
+            let sources = even[c0..].iter().zip(&odd[c0..]);
+            for (pair, (e, o)) in row.chunks_exact_mut(2).zip(sources) {
+                pair[0] = *e;
+                pair[1] = *o;
             }
         }
     }
@@ -287,8 +301,9 @@ impl Panel<'_> {
     /// writes it out.
     fn compute(&self, rows: Range<usize>, cols: Range<usize>) {
         let k = self.sizes.k;
-        let stride = cols.len();
-        let mut acc = vec![0.0f32; rows.len() * stride];
+        let blocks_per_row = cols.len() / BLOCK;
+        // One 32x32 block after the other (rows 128 bytes apart: no cache-set conflicts).
+        let mut acc = vec![0.0f32; rows.len() * cols.len()];
         tiles::configure();
         for k0 in (0..k).step_by(K_BLOCK) {
             let steps = k0..(k0 + K_BLOCK).min(k);
@@ -296,21 +311,24 @@ impl Panel<'_> {
                 let a = &self.a[i0 * k..][..BLOCK * k];
                 for (bj, j0) in cols.clone().step_by(BLOCK).enumerate() {
                     let b = &self.b[j0 * k..][..BLOCK * k];
-                    let c = &mut acc[bi * BLOCK * stride + bj * BLOCK..];
-                    tiles::block(a, b, k, steps.clone(), c, stride);
+                    let c = &mut acc[(bi * blocks_per_row + bj) * BLOCK * BLOCK..][..BLOCK * BLOCK];
+                    tiles::block(a, b, k, steps.clone(), c);
                 }
             }
         }
         tiles::release();
-        self.store(rows.start, cols.start, &acc, stride);
+        for (index, block) in acc.chunks_exact(BLOCK * BLOCK).enumerate() {
+            let (bi, bj) = (index / blocks_per_row, index % blocks_per_row);
+            self.store(rows.start + bi * BLOCK, cols.start + bj * BLOCK, block);
+        }
     }
 
-    /// Writes the real (unpadded) part of the panel (row stride `stride`), rounded to bf16.
-    fn store(&self, i0: usize, j0: usize, acc: &[f32], stride: usize) {
-        let rows = (acc.len() / stride).min(self.m.saturating_sub(i0));
-        let cols = stride.min(self.n.saturating_sub(j0));
+    /// Writes the real (unpadded) part of a 32x32 block, rounded to bf16.
+    fn store(&self, i0: usize, j0: usize, block: &[f32]) {
+        let rows = BLOCK.min(self.m.saturating_sub(i0));
+        let cols = BLOCK.min(self.n.saturating_sub(j0));
         for r in 0..rows {
-            let src = &acc[r * stride..][..cols];
+            let src = &block[r * BLOCK..][..cols];
             // SAFETY: row `i0 + r < m`, columns `j0..j0 + cols <= n` of the `m x n` buffer;
             // no other task writes this panel.
             let dst = unsafe {
@@ -393,33 +411,25 @@ mod tiles {
         unsafe { asm!("tilerelease", options(nostack)) };
     }
 
-    /// Adds the products of `K` steps `steps` to the 32x32 block at the start of `c` (row
-    /// stride `stride`): `a` holds 32 packed rows of `k` bf16, `b` two packed 16-column
-    /// blocks of `B`.
-    pub(super) fn block(
-        a: &[u16],
-        b: &[u16],
-        k: usize,
-        steps: Range<usize>,
-        c: &mut [f32],
-        stride: usize,
-    ) {
+    /// Adds the products of `K` steps `steps` to the 32x32 block `c` (row-major): `a` holds
+    /// two packed 16-row strips of `A`, `b` two packed 16-column blocks of `B`, both of `k`
+    /// steps in tiles of 1 KiB.
+    pub(super) fn block(a: &[u16], b: &[u16], k: usize, steps: Range<usize>, c: &mut [f32]) {
         assert!(a.len() >= BLOCK * k && b.len() >= BLOCK * k && steps.end <= k);
         assert!(steps.start.is_multiple_of(TILE_K) && k.is_multiple_of(TILE_K));
-        assert!(stride >= BLOCK && c.len() >= (BLOCK - 1) * stride + BLOCK);
-        let (sa, sb, sc) = (2 * k, 2 * TILE_K, 4 * stride); // row strides in bytes
+        assert!(c.len() >= BLOCK * BLOCK);
+        let (s_ab, sc) = (2 * TILE_K, 4 * BLOCK); // row strides in bytes
         let (a0, a1) = (a.as_ptr(), a[TILE_ROWS * k..].as_ptr());
         let (b0, b1) = (b.as_ptr(), b[TILE_ROWS * k..].as_ptr());
         let c = c.as_mut_ptr();
-        // SAFETY: the configuration is loaded; every tile load reads 16 rows of 64 bytes
-        // inside `a` (rows 0..32, columns s..s + 32 of k), `b` (block rows s/2..s/2 + 16 of
-        // each block) or `c`, and the stores write the same 16 rows of 64 bytes of `c`
-        // (all checked by the assertions above).
+        // SAFETY: the configuration is loaded; the tile of step `s` of a strip or block is the
+        // 1 KiB at element `16 s` (inside `a`, `b` as asserted above); the accumulators are
+        // the four 16x16 quarters of `c` (rows 128 bytes apart, inside `c`).
         unsafe {
             let (c0, c1) = (c, c.add(TILE_ROWS));
             let (c2, c3) = (
-                c.add(TILE_ROWS * stride),
-                c.add(TILE_ROWS * stride + TILE_ROWS),
+                c.add(TILE_ROWS * BLOCK),
+                c.add(TILE_ROWS * BLOCK + TILE_ROWS),
             );
             asm!(
                 "tileloadd tmm0, [{c0} + {sc}*1]",
@@ -431,21 +441,21 @@ mod tiles {
                 options(nostack),
             );
             for s in steps.step_by(TILE_K) {
+                let tile = s * TILE_ROWS;
                 asm!(
-                    "tileloadd tmm4, [{a0} + {sa}*1]",
-                    "tileloadd tmm5, [{a1} + {sa}*1]",
-                    "tileloadd tmm6, [{b0} + {sb}*1]",
-                    "tileloadd tmm7, [{b1} + {sb}*1]",
+                    "tileloadd tmm4, [{a0} + {st}*1]",
+                    "tileloadd tmm5, [{a1} + {st}*1]",
+                    "tileloadd tmm6, [{b0} + {st}*1]",
+                    "tileloadd tmm7, [{b1} + {st}*1]",
                     "tdpbf16ps tmm0, tmm4, tmm6",
                     "tdpbf16ps tmm1, tmm4, tmm7",
                     "tdpbf16ps tmm2, tmm5, tmm6",
                     "tdpbf16ps tmm3, tmm5, tmm7",
-                    a0 = in(reg) a0.add(s),
-                    a1 = in(reg) a1.add(s),
-                    b0 = in(reg) b0.add(s * TILE_ROWS),
-                    b1 = in(reg) b1.add(s * TILE_ROWS),
-                    sa = in(reg) sa,
-                    sb = in(reg) sb,
+                    a0 = in(reg) a0.add(tile),
+                    a1 = in(reg) a1.add(tile),
+                    b0 = in(reg) b0.add(tile),
+                    b1 = in(reg) b1.add(tile),
+                    st = in(reg) s_ab,
                     options(nostack),
                 );
             }
@@ -475,7 +485,7 @@ mod tiles {
 
     pub(super) fn release() {}
 
-    pub(super) fn block(_: &[u16], _: &[u16], _: usize, _: Range<usize>, _: &mut [f32], _: usize) {
+    pub(super) fn block(_: &[u16], _: &[u16], _: usize, _: Range<usize>, _: &mut [f32]) {
         unreachable!("the tile units are never enabled on this platform")
     }
 }

@@ -87,15 +87,14 @@ impl FromStr for Precision {
 }
 
 /// The product `a b` of f32 matrices in this thread's [`Precision`]; the result is f32
-/// either way (see [`MixedPrecisionBackend::bf16_matmul`]).
+/// either way (see [`MixedPrecisionBackend::matmul_in`]).
 pub fn matmul<B: MixedPrecisionBackend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
-    match Precision::current() {
-        Precision::F32 => a.matmul(b),
-        Precision::Bf16 => crate::custom_op::float(B::bf16_matmul(
-            crate::custom_op::primitive(a),
-            crate::custom_op::primitive(b),
-        )),
-    }
+    let product = B::matmul_in(
+        crate::custom_op::primitive(a),
+        crate::custom_op::primitive(b),
+        Precision::current(),
+    );
+    crate::custom_op::float(product)
 }
 
 #[cfg(test)]
