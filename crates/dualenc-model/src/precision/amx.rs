@@ -7,10 +7,11 @@
 //! accumulation, the result rounded to bf16 and returned as f32, as the bf16 product of the
 //! GPU backends and of the emulated fallback.
 //!
-//! The operands are packed once per product: `A` into bf16 rows padded to whole tiles, `B`
-//! into 16-column blocks in the pair-interleaved ("VNNI") order the instruction reads. A task
-//! computes a panel of `C` in 32x32 blocks (four accumulator tiles, two tiles of `A` and two
-//! of `B` per 32-wide step of `K`); rayon spreads the panels over the cores.
+//! The operands are packed once per product into 1 KiB bf16 tiles, padded with zeros: `A` in
+//! 16-row strips, `B` in 16-column blocks in the pair-interleaved ("VNNI") order the
+//! instruction reads. A task computes a panel of `C` in 32x32 blocks (four accumulator tiles,
+//! two tiles of `A` and two of `B` per 32-wide step of `K`); rayon spreads the panels over the
+//! cores.
 //!
 //! Linux hands the tile registers to a process only on request (`arch_prctl`); [`available`]
 //! checks the CPU and asks once. `DUALENC_NO_AMX=1` turns the units off (the emulated path
@@ -135,16 +136,16 @@ pub(crate) fn matmul(a: &Strided<'_>, b: &Strided<'_>) -> Option<Vec<f32>> {
         .flat_map(|i0| (0..sizes.n).step_by(PANEL).map(move |j0| (i0, j0)))
         .collect();
     let out = OutPtr(c.as_mut_ptr());
+    let product = Product {
+        sizes: &sizes,
+        a: &packed_a,
+        b: &packed_b,
+        out: &out,
+        m,
+        n,
+    };
     panels.into_par_iter().for_each(|(i0, j0)| {
-        let panel = Panel {
-            sizes: &sizes,
-            a: &packed_a,
-            b: &packed_b,
-            out: &out,
-            m,
-            n,
-        };
-        panel.compute(i0..(i0 + PANEL).min(sizes.m), j0..(j0 + PANEL).min(sizes.n));
+        product.panel(i0..(i0 + PANEL).min(sizes.m), j0..(j0 + PANEL).min(sizes.n));
     });
     Some(c)
 }
@@ -286,8 +287,8 @@ struct OutPtr(*mut f32);
 // SAFETY: the tasks of `matmul` write disjoint panels of the buffer, which outlives them.
 unsafe impl Sync for OutPtr {}
 
-/// One task: a panel of `C` from the packed operands.
-struct Panel<'p> {
+/// The packed operands and the result's buffer, shared by the tasks.
+struct Product<'p> {
     sizes: &'p Padded,
     a: &'p [u16],
     b: &'p [u16],
@@ -296,10 +297,10 @@ struct Panel<'p> {
     n: usize,
 }
 
-impl Panel<'_> {
-    /// Accumulates the panel `rows x cols` of `C` over `K` in blocks of [`K_BLOCK`], then
-    /// writes it out.
-    fn compute(&self, rows: Range<usize>, cols: Range<usize>) {
+impl Product<'_> {
+    /// One task: accumulates the panel `rows x cols` of `C` over `K` in blocks of
+    /// [`K_BLOCK`], then writes it out.
+    fn panel(&self, rows: Range<usize>, cols: Range<usize>) {
         let k = self.sizes.k;
         let blocks_per_row = cols.len() / BLOCK;
         // One 32x32 block after the other (rows 128 bytes apart: no cache-set conflicts).

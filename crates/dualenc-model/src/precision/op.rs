@@ -27,20 +27,27 @@ pub trait MixedPrecisionBackend: Backend {
         b: FloatTensor<Self>,
         precision: Precision,
     ) -> FloatTensor<Self> {
-        match precision {
-            Precision::F32 => Self::float_matmul(a, b),
-            Precision::Bf16 => cast_matmul::<Self>(a, b),
-        }
+        burn_matmul::<Self>(a, b, precision)
     }
 }
 
-/// The bf16 product with Burn's tensor operations (any backend).
-fn cast_matmul<B: Backend>(a: FloatTensor<B>, b: FloatTensor<B>) -> FloatTensor<B> {
-    let product = float::<B, 2>(a)
-        .cast(DType::BF16)
-        .matmul(float::<B, 2>(b).cast(DType::BF16))
-        .cast(DType::F32);
-    primitive(product)
+/// The product with Burn's tensor operations (any backend): its matmul, in bf16 with casts
+/// around it.
+fn burn_matmul<B: Backend>(
+    a: FloatTensor<B>,
+    b: FloatTensor<B>,
+    precision: Precision,
+) -> FloatTensor<B> {
+    match precision {
+        Precision::F32 => B::float_matmul(a, b),
+        Precision::Bf16 => {
+            let product = float::<B, 2>(a)
+                .cast(DType::BF16)
+                .matmul(float::<B, 2>(b).cast(DType::BF16))
+                .cast(DType::F32);
+            primitive(product)
+        }
+    }
 }
 
 /// bf16 on the tile units when the CPU has them, else Flex's emulated bf16 matmul.
@@ -50,10 +57,10 @@ impl MixedPrecisionBackend for Flex {
         b: FloatTensor<Self>,
         precision: Precision,
     ) -> FloatTensor<Self> {
-        match precision {
-            Precision::F32 => Self::float_matmul(a, b),
-            Precision::Bf16 => tile_product(&a, &b).unwrap_or_else(|| cast_matmul::<Self>(a, b)),
-        }
+        let tiles = (precision == Precision::Bf16)
+            .then(|| tile_product(&a, &b))
+            .flatten();
+        tiles.unwrap_or_else(|| burn_matmul::<Self>(a, b, precision))
     }
 }
 
@@ -197,10 +204,10 @@ mod tests {
                 let w = w0.clone().detach().require_grad();
                 let weights = weights.clone();
                 let (a, b) = (primitive(x.clone()), primitive(w.clone().transpose()));
-                let y = match (custom, precision) {
-                    (true, _) => Ad::matmul_in(a, b, precision),
-                    (false, Precision::F32) => Ad::float_matmul(a, b),
-                    (false, Precision::Bf16) => cast_matmul::<Ad>(a, b),
+                let y = if custom {
+                    Ad::matmul_in(a, b, precision)
+                } else {
+                    burn_matmul::<Ad>(a, b, precision)
                 };
                 let y = float::<Ad, 2>(y);
                 let grads = (y.clone() * weights).sum().backward();
