@@ -23,6 +23,7 @@
 //! `T` (identical results, up to float summation order, at a fraction of the cost).
 
 use dualenc_model::named::tensor_to_vec;
+use dualenc_model::triplet_loss::Measure;
 use dualenc_model::ModelBackend;
 use dualenc_model::{
     collate_captions, collate_videos, CaptionInput, DualEncoding, PaddingMode, VideoBatch,
@@ -253,22 +254,45 @@ pub struct CollectionEmbeddings {
 }
 
 impl CollectionEmbeddings {
-    /// The original's `cal_error` (cosine): `errors[c, v] = -cos(caption c, video v)`, with
-    /// both sides re-normalised in float64; row-major, captions x videos.
-    pub fn errors(&self) -> Vec<f64> {
-        let videos = normalized_rows(&self.video_embs, self.dim);
-        let captions = normalized_rows(&self.caption_embs, self.dim);
+    /// The original's `cal_error` for `measure`, in float64, row-major, captions x videos:
+    /// cosine `-cos(caption, video)` with both sides re-normalised; euclidean the distance
+    /// `||c - v||` of the embeddings as they are (`scipy`'s `cdist`). The original's
+    /// `cal_error` has no order branch (its validation fails on an order-trained model); here
+    /// order gives `||max(0, c - v)||`, the loss's order score negated, so that a smaller
+    /// error still ranks first.
+    pub fn errors(&self, measure: Measure) -> Vec<f64> {
         let n_videos = self.video_ids.len();
         let mut out = vec![0.0f64; self.caption_ids.len() * n_videos];
         if self.dim == 0 || n_videos == 0 {
             return out;
         }
+        let (videos, captions) = match measure {
+            Measure::Cosine => (
+                normalized_rows(&self.video_embs, self.dim),
+                normalized_rows(&self.caption_embs, self.dim),
+            ),
+            Measure::Order | Measure::Euclidean => (
+                self.video_embs.iter().map(|&x| f64::from(x)).collect(),
+                self.caption_embs.iter().map(|&x| f64::from(x)).collect(),
+            ),
+        };
+        let error = |c: &[f64], v: &[f64]| -> f64 {
+            let pairs = c.iter().zip(v);
+            match measure {
+                Measure::Cosine => -pairs.map(|(a, b)| a * b).sum::<f64>(),
+                Measure::Euclidean => pairs.map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt(),
+                Measure::Order => pairs
+                    .map(|(a, b)| (a - b).max(0.0).powi(2))
+                    .sum::<f64>()
+                    .sqrt(),
+            }
+        };
         for (row, cap) in out
             .chunks_exact_mut(n_videos)
             .zip(captions.chunks_exact(self.dim))
         {
             for (slot, vid) in row.iter_mut().zip(videos.chunks_exact(self.dim)) {
-                *slot = -cap.iter().zip(vid).map(|(a, b)| a * b).sum::<f64>();
+                *slot = error(cap, vid);
             }
         }
         out
@@ -554,9 +578,30 @@ mod tests {
             caption_ids: vec!["a#0".into()],
             caption_embs: vec![3.0, 4.0],
         };
-        let errors = embs.errors();
+        let errors = embs.errors(Measure::Cosine);
         assert!((errors[0] + 0.6).abs() < 1e-12);
         assert!((errors[1] + 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn euclidean_and_order_errors_use_the_raw_embeddings() {
+        let embs = CollectionEmbeddings {
+            dim: 2,
+            video_ids: vec!["a".into(), "b".into()],
+            video_embs: vec![2.0, 0.0, 0.0, 1.0],
+            caption_ids: vec!["a#0".into()],
+            caption_embs: vec![3.0, 4.0],
+        };
+        // c - a = (1, 4), c - b = (3, 3).
+        let euclidean = embs.errors(Measure::Euclidean);
+        assert!((euclidean[0] - 17f64.sqrt()).abs() < 1e-12, "{euclidean:?}");
+        assert!((euclidean[1] - 18f64.sqrt()).abs() < 1e-12, "{euclidean:?}");
+        let embs = CollectionEmbeddings {
+            caption_embs: vec![1.0, -1.0],
+            ..embs
+        };
+        // c - a = (-1, -1): nothing above a; c - b = (1, -2): 1 above b.
+        assert_eq!(embs.errors(Measure::Order), vec![0.0, 1.0]);
     }
 
     #[test]

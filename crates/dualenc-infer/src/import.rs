@@ -371,6 +371,10 @@ fn run_config(opt: &Map<String, Json>, model: ModelConfig, checkpoint: &Path) ->
     if let Some(clip) = opt.get("grad_clip").and_then(Json::as_f64) {
         optim.grad_clip = clip;
     }
+    if let Some(kind) = opt.get("optimizer") {
+        optim.optimizer = serde_json::from_value(kind.clone())
+            .map_err(|e| checkpoint_error(checkpoint, format!("opt.optimizer: {e}")))?;
+    }
     let mut extra = Map::new();
     for key in [
         "visual_feature",

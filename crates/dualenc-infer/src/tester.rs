@@ -20,6 +20,7 @@ use dualenc_eval::{
     fixed_caption_metrics, varied_caption_metrics, CaptionVideoMatrix, DirectionMetrics,
     RetrievalMetrics,
 };
+use dualenc_model::triplet_loss::Measure;
 use dualenc_model::DualEncoding;
 use serde::Serialize;
 
@@ -59,6 +60,8 @@ pub struct TestOptions {
     pub n_caption: Option<usize>,
     /// Batching.
     pub encode: EncodeOptions,
+    /// Similarity of the error matrix (the model's training measure, as a rule).
+    pub measure: Measure,
 }
 
 /// The outcome of a test.
@@ -147,7 +150,7 @@ pub fn test_model<B: ModelBackend>(
             encode_collection_separately(model, &data, &options.encode, progress)?
         }
     };
-    let errors = embs.errors();
+    let errors = embs.errors(options.measure);
     let metrics = metrics_of(&embs, &errors, layout)?;
     let out_dir = model_dir.join("results").join(&options.collection);
     write_metrics(&out_dir.join(METRICS_FILE), &metrics)?;
@@ -161,7 +164,7 @@ pub fn test_model<B: ModelBackend>(
     })
 }
 
-/// The metrics of an error matrix (`captions x videos`, `-cosine`) in the given layout.
+/// The metrics of an error matrix (`captions x videos`, smaller is closer) in the given layout.
 pub fn metrics_of(
     embs: &CollectionEmbeddings,
     errors: &[f64],

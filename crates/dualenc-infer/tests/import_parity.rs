@@ -353,7 +353,12 @@ fn trained_checkpoint_imports_and_its_test_embeddings_give_the_reference_metrics
         caption_ids: strings("caption_ids"),
         caption_embs: embs["cap_embs"].iter().map(|&x| x as f32).collect(),
     };
-    let metrics = metrics_of(&collection, &collection.errors(), CaptionLayout::Fixed(5)).unwrap();
+    let metrics = metrics_of(
+        &collection,
+        &collection.errors(Default::default()),
+        CaptionLayout::Fixed(5),
+    )
+    .unwrap();
     let test = &json("training/results.json")["seeds"][0]["test"];
     // Synthetic test captions repeat across videos, so the v2t columns hold exact ties (40,800
     // tied entries). The reference ran numpy's default (unstable) argsort; we use the documented

@@ -114,6 +114,7 @@ fn options(tree: &Tree, collection: &str, n_caption: Option<usize>) -> TestOptio
         feature: "tinyfeat".into(),
         n_caption,
         encode: EncodeOptions::default(),
+        measure: Default::default(),
     }
 }
 

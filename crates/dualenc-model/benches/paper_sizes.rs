@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dualenc_model::batch::{collate_pairs, CaptionInput, VideoFrames};
-use dualenc_model::optim::Adam;
+use dualenc_model::optim::Optimizer;
 use dualenc_model::speed::{random_pairs, BenchShape};
 use dualenc_model::{
     train_step, CpuAutodiffBackend, CpuBackend, DualEncoding, ModelConfig, OptimConfig,
@@ -45,7 +45,7 @@ fn paper_sizes(c: &mut Criterion) {
     let loss = TripletLossConfig::default();
     let mut model =
         Some(DualEncoding::<CpuAutodiffBackend>::init(config, 0, None, &device).expect("init"));
-    let mut adam = Adam::new(OptimConfig::default());
+    let mut adam = Optimizer::new(OptimConfig::default());
     group.bench_function("train_step_batch_128", |b| {
         b.iter(|| {
             let current = model.take().expect("model");

@@ -43,7 +43,7 @@ pub use mapping::Mode;
 pub use model::{state_dict_specs, DualEncoding, PairTrace};
 pub use model_dir::{ModelDir, ModelMeta, RunConfig};
 pub use named::NamedTensor;
-pub use optim::{Adam, OptimConfig};
+pub use optim::{OptimConfig, Optimizer, OptimizerKind};
 pub use precision::Precision;
 pub use train_step::{train_step, StepReport};
 pub use triplet_loss::{triplet_loss, TripletLossConfig};

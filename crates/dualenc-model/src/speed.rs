@@ -13,7 +13,7 @@ use crate::config::ModelConfig;
 use crate::encoder::PaddingMode;
 use crate::error::{ModelError, Result};
 use crate::model::DualEncoding;
-use crate::optim::{Adam, OptimConfig};
+use crate::optim::{OptimConfig, Optimizer};
 use crate::train_step::train_step;
 use crate::triplet_loss::TripletLossConfig;
 
@@ -107,7 +107,7 @@ pub fn time_train_steps<B: TrainBackend>(
     let batch = collate_pairs(&v, &c, config.video_max_len)?;
     let loss = TripletLossConfig::default();
     let mut model = DualEncoding::<B>::init(config.clone(), 0, None, device)?;
-    let mut adam = Adam::new(OptimConfig::default());
+    let mut adam = Optimizer::new(OptimConfig::default());
     let mut times = Vec::with_capacity(steps);
     for i in 0..warmup + steps {
         let start = Instant::now();

@@ -13,7 +13,7 @@ use crate::error::{ModelError, Result};
 use crate::mapping::{BatchStats, Mode};
 use crate::model::DualEncoding;
 use crate::named::tensor_to_vec;
-use crate::optim::{clip_global_norm, Adam, AdamStep, GradCollector, NamedGrad};
+use crate::optim::{clip_global_norm, GradCollector, NamedGrad, Optimizer, OptimizerStep};
 use crate::triplet_loss::{triplet_loss, TripletLossConfig};
 
 /// Forward and backward pass of one batch, before any update.
@@ -80,7 +80,7 @@ pub fn compute_gradients<B: TrainBackend>(
 /// BatchNorm batch statistics into the running ones.
 pub fn apply_gradients<B: TrainBackend>(
     model: DualEncoding<B>,
-    adam: &mut Adam<B::InnerBackend>,
+    adam: &mut Optimizer<B::InnerBackend>,
     mut gradients: Gradients<B>,
 ) -> Result<(DualEncoding<B>, StepReport)> {
     let total_norm = clip_global_norm(&mut gradients.grads, adam.config().grad_clip)?;
@@ -89,7 +89,7 @@ pub fn apply_gradients<B: TrainBackend>(
         .into_iter()
         .map(|g| (g.name, g.grad))
         .collect();
-    let mut step = AdamStep::<B> { adam, grads };
+    let mut step = OptimizerStep::<B> { adam, grads };
     let model = model
         .map_params(&mut step)
         .with_batch_stats(gradients.video_stats, gradients.text_stats);
@@ -105,7 +105,7 @@ pub fn apply_gradients<B: TrainBackend>(
 /// One full training step on a collated pair batch.
 pub fn train_step<B: TrainBackend>(
     model: DualEncoding<B>,
-    adam: &mut Adam<B::InnerBackend>,
+    adam: &mut Optimizer<B::InnerBackend>,
     batch: &PairBatch,
     loss_config: &TripletLossConfig,
 ) -> Result<(DualEncoding<B>, StepReport)> {

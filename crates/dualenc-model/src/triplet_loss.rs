@@ -1,8 +1,10 @@
 //! Triplet ranking loss of the original (`TripletLoss` / VSE++ with hardest negatives).
 //!
-//! `S = V C^T`; for the video queries (rows) `cost_s[i,j] = max(0, m + S[i,j] - S[i,i])`,
-//! for the caption queries (columns) `cost_im[i,j] = max(0, m + S[i,j] - S[j,j])`, diagonals
-//! zero. Two captions of the same video in a batch count as negatives, as in the original.
+//! `S[i,j]` = similarity of video `i` and caption `j` ([`similarity`]: cosine `V C^T`, or
+//! `loss.py`'s order and euclidean measures); for the video queries (rows)
+//! `cost_s[i,j] = max(0, m + S[i,j] - S[i,i])`, for the caption queries (columns)
+//! `cost_im[i,j] = max(0, m + S[i,j] - S[j,j])`, diagonals zero. Two captions of the same
+//! video in a batch count as negatives, as in the original.
 
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
@@ -33,13 +35,41 @@ pub enum CostStyle {
     Mean,
 }
 
-/// Similarity used for the scores (the original's `order`/`euclidean` are not supported).
+/// Similarity of a video and a caption embedding (the original's `--measure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Measure {
     /// Dot product of (normalised) embeddings.
     #[default]
     Cosine,
+    /// Order embeddings (Vendrov et al.): `-|| max(0, c - v) ||`, the caption should lie
+    /// below the video in every coordinate.
+    Order,
+    /// Negative squared Euclidean distance `-|| c - v ||^2`.
+    Euclidean,
+}
+
+/// Scores `[Nv, Nc]` of every video (rows of `video`) with every caption (rows of `text`),
+/// as `loss.py`'s `cosine_sim`, `order_sim` and `euclidean_sim`.
+pub fn similarity<B: Backend>(
+    video: Tensor<B, 2>,
+    text: Tensor<B, 2>,
+    measure: Measure,
+) -> Tensor<B, 2> {
+    if measure == Measure::Cosine {
+        return video.matmul(text.transpose());
+    }
+    // diff[i, j, :] = c_j - v_i
+    let diff = text.unsqueeze_dim::<3>(0) - video.unsqueeze_dim::<3>(1);
+    let squared = match measure {
+        Measure::Order => diff.clamp_min(0.0).square(),
+        _ => diff.square(),
+    };
+    let summed = squared.sum_dim(2).squeeze_dim::<2>(2);
+    match measure {
+        Measure::Order => summed.sqrt().neg(),
+        _ => summed.neg(),
+    }
 }
 
 /// Options of the loss, with the paper's defaults.
@@ -78,7 +108,7 @@ pub fn triplet_loss<B: Backend>(
 ) -> Tensor<B, 1> {
     let n = video.dims()[0];
     let device = video.device();
-    let scores = video.matmul(text.transpose());
+    let scores = similarity(video, text, config.measure);
     let eye = Tensor::<B, 2>::eye(n, &device);
     let off_diagonal = eye.clone().neg().add_scalar(1.0);
     let diagonal = (scores.clone() * eye).sum_dim(1);
@@ -131,6 +161,27 @@ mod tests {
             &device,
         );
         triplet_loss(v, c, config).into_scalar()
+    }
+
+    #[test]
+    fn order_and_euclidean_scores_match_a_hand_computation() {
+        let device = Default::default();
+        let v = Tensor::<Flex, 2>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 2]), &device);
+        let c = Tensor::<Flex, 2>::from_data(
+            TensorData::new(vec![0.0f32, 2.0, 4.0, -1.0], [2, 2]),
+            &device,
+        );
+        let score = |m| {
+            similarity(v.clone(), c.clone(), m)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        // c0 - v = (-1, 2): order sqrt(0 + 4) = 2, euclidean 1 + 4 = 5.
+        // c1 - v = (3, -1): order sqrt(9 + 0) = 3, euclidean 9 + 1 = 10.
+        assert_eq!(score(Measure::Order), vec![-2.0, -3.0]);
+        assert_eq!(score(Measure::Euclidean), vec![-5.0, -10.0]);
+        assert_eq!(score(Measure::Cosine), vec![0.0, 4.0]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use burn::tensor::{Tensor, TensorData};
 use common::{assert_close, pair_batch, swap_last_two, Fixture};
 use dualenc_model::batch::{CaptionInput, PairBatch, VideoFrames};
 use dualenc_model::named::tensor_to_vec;
-use dualenc_model::optim::{Adam, AdamState};
+use dualenc_model::optim::{OptimState, Optimizer};
 use dualenc_model::train_step::{apply_gradients, compute_gradients};
 use dualenc_model::{
     CpuAutodiffBackend, CpuBackend, DualEncoding, EncoderTrace, Mode, NamedTensor, OptimConfig,
@@ -329,7 +329,7 @@ fn check_train<B: TrainBackend>(name: &str) {
         DualEncoding::<B>::from_named_tensors(fx.config(), fx.weights.clone(), &device).unwrap();
     let batch = pair_batch(&fx);
     let loss_config = TripletLossConfig::default();
-    let mut adam = Adam::new(OptimConfig::default());
+    let mut adam = Optimizer::new(OptimConfig::default());
     let scalar = |k: &str| fx.train[k].1[0];
 
     let gradients = compute_gradients(&model, &batch, &loss_config).unwrap();
@@ -419,7 +419,7 @@ fn check_step_two(name: &str) {
         .collect();
     let model = DualEncoding::<CpuAutodiffBackend>::from_named_tensors(fx.config(), state, &device)
         .unwrap();
-    let mut adam = Adam::new(OptimConfig::default());
+    let mut adam = Optimizer::new(OptimConfig::default());
     for (n, _, _) in model.to_named_tensors().unwrap() {
         let moment = |k: &str| {
             let data = fx.train[&format!("adam1.{k}.{n}")].1.clone();
@@ -429,7 +429,7 @@ fn check_step_two(name: &str) {
         if fx.train.contains_key(&format!("adam1.exp_avg.{n}")) {
             adam.set_state(
                 n.clone(),
-                AdamState {
+                OptimState {
                     step: 1,
                     exp_avg: moment("exp_avg"),
                     exp_avg_sq: moment("exp_avg_sq"),

@@ -16,8 +16,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use dualenc_model::model_dir::{read_safetensors, save_model_dir, write_safetensors, ModelDir};
 use dualenc_model::named::{tensor_to_vec, NamedTensor};
-use dualenc_model::optim::AdamState;
-use dualenc_model::{Adam, DualEncoding, ModelMeta, RunConfig};
+use dualenc_model::optim::OptimState;
+use dualenc_model::{DualEncoding, ModelMeta, Optimizer, RunConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -58,7 +58,7 @@ pub struct Checkpoint<B: TrainBackend> {
     /// The network.
     pub model: DualEncoding<B>,
     /// The optimiser with its moments (kept on the inner backend).
-    pub adam: Adam<B::InnerBackend>,
+    pub adam: Optimizer<B::InnerBackend>,
     /// Options, schedule, counters and history.
     pub state: TrainerState,
 }
@@ -78,7 +78,7 @@ pub struct SaveInputs<'a, B: Backend> {
 pub fn save<B: Backend, I: Backend>(
     run_dir: &Path,
     inputs: &SaveInputs<'_, B>,
-    adam: &Adam<I>,
+    adam: &Optimizer<I>,
     state: &TrainerState,
 ) -> Result<()> {
     let root = run_dir.join(CHECKPOINT_DIR);
@@ -147,7 +147,7 @@ pub fn load<B: TrainBackend>(dir: &Path, device: &B::Device) -> Result<Checkpoin
 /// every parameter of `model` that has been stepped.
 fn adam_tensors<B: Backend, I: Backend>(
     model: &DualEncoding<B>,
-    adam: &Adam<I>,
+    adam: &Optimizer<I>,
 ) -> Result<(Vec<NamedTensor>, BTreeMap<String, i32>)> {
     let mut tensors = Vec::new();
     let mut steps = BTreeMap::new();
@@ -174,9 +174,9 @@ fn restore_adam<B: ModelBackend>(
     moments: Vec<NamedTensor>,
     device: &B::Device,
     path: &Path,
-) -> Result<Adam<B>> {
+) -> Result<Optimizer<B>> {
     let states = adam_states::<B>(state, moments, device, path)?;
-    let mut adam = Adam::new(state.config.optim.clone());
+    let mut adam = Optimizer::new(state.config.optim.clone());
     adam.set_learning_rate(state.schedule.learning_rate());
     Ok(install(adam, states))
 }
@@ -187,7 +187,7 @@ fn adam_states<B: ModelBackend>(
     moments: Vec<NamedTensor>,
     device: &B::Device,
     path: &Path,
-) -> Result<Vec<(String, AdamState<B>)>> {
+) -> Result<Vec<(String, OptimState<B>)>> {
     let mut by_name: BTreeMap<String, Vec<f32>> =
         moments.into_iter().map(|(n, _, d)| (n, d)).collect();
     let mut take = |key: String| {
@@ -212,7 +212,7 @@ fn adam_states<B: ModelBackend>(
         }
         out.push((
             name.clone(),
-            AdamState {
+            OptimState {
                 step,
                 exp_avg: vector(exp_avg),
                 exp_avg_sq: vector(exp_avg_sq),
@@ -224,7 +224,10 @@ fn adam_states<B: ModelBackend>(
 
 /// Puts the saved moments into `adam`, so the next step continues exactly where the
 /// interrupted run would have.
-fn install<B: ModelBackend>(mut adam: Adam<B>, states: Vec<(String, AdamState<B>)>) -> Adam<B> {
+fn install<B: ModelBackend>(
+    mut adam: Optimizer<B>,
+    states: Vec<(String, OptimState<B>)>,
+) -> Optimizer<B> {
     for (name, state) in states {
         adam.set_state(name, state);
     }

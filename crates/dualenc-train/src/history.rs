@@ -79,7 +79,8 @@ pub struct EpochRecord {
     pub outcome: EpochOutcome,
     /// Training steps (batches) this epoch.
     pub steps: usize,
-    /// Mean training loss over the epoch's batches.
+    /// Mean training loss over the epoch's samples (each batch weighted by its size, as the
+    /// original reports it).
     pub mean_loss: f64,
     /// Validation metrics.
     pub val: ValScores,

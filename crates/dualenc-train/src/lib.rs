@@ -8,6 +8,8 @@
 //! - [`pipeline`]: the `train` / `all` / `demo` steps as calls, on the chosen device.
 //! - [`checkpoint`]: the resumable state on disk, written atomically.
 //! - [`history`]: per-epoch records, `metrics.jsonl` and `val_metric_hist.txt`.
+//! - [`trace`]: a step-by-step record of a run (JSON lines), to compare runs.
+//! - [`seeds`]: one configuration trained and tested over several seeds, summarised.
 //! - [`validate`]: validation as the original (pair batches of 128, R@K or mAP).
 //! - [`data`]: the collections of a run, checked before training starts.
 //! - [`config`]: every option with the paper's defaults.
@@ -20,12 +22,18 @@ pub mod history;
 pub mod loader;
 pub mod pipeline;
 pub mod schedule;
+pub mod seeds;
+pub mod trace;
 pub mod trainer;
 pub mod validate;
 
 pub use config::{TrainConfig, ValMetric};
 pub use error::{Result, TrainError};
 pub use history::{DirectionScores, EpochRecord, ValScores};
+pub use loader::SampleOrder;
 pub use schedule::{EpochOutcome, Schedule, ScheduleConfig};
-pub use trainer::{train, RunOptions, TrainInputs, TrainSummary, Validator};
+pub use trainer::{
+    train, train_observed, NoObserver, RunOptions, StepRecord, TrainInputs, TrainObserver,
+    TrainSummary, Validator,
+};
 pub use validate::PairValidator;

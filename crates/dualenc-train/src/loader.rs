@@ -52,6 +52,53 @@ pub fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
+/// How each epoch orders the training samples.
+#[derive(Debug, Clone, Default)]
+pub enum SampleOrder {
+    /// A fresh seeded shuffle per epoch ([`epoch_order`]), as the original's shuffling loader.
+    #[default]
+    Shuffled,
+    /// The given orders, one list of sample (caption) indices per epoch: replays a run whose
+    /// orders were recorded elsewhere, e.g. the original's (`scripts/reference/`).
+    Given(Arc<Vec<Vec<usize>>>),
+}
+
+impl SampleOrder {
+    /// The order of `epoch` over `len` samples; a given order must exist for the epoch and be
+    /// a permutation of `0..len`.
+    pub fn epoch(&self, len: usize, seed: u64, epoch: usize) -> Result<Vec<usize>> {
+        let orders = match self {
+            SampleOrder::Shuffled => return Ok(epoch_order(len, seed, epoch)),
+            SampleOrder::Given(orders) => orders,
+        };
+        let order = orders.get(epoch).ok_or_else(|| {
+            TrainError::Data(format!(
+                "the sample order lists {} epochs; epoch {} has none",
+                orders.len(),
+                epoch + 1
+            ))
+        })?;
+        check_permutation(order, len)
+            .map_err(|e| TrainError::Data(format!("sample order of epoch {}: {e}", epoch + 1)))?;
+        Ok(order.clone())
+    }
+}
+
+fn check_permutation(order: &[usize], len: usize) -> std::result::Result<(), String> {
+    if order.len() != len {
+        return Err(format!("{} indices for {len} samples", order.len()));
+    }
+    let mut seen = vec![false; len];
+    for &i in order {
+        match seen.get_mut(i) {
+            Some(s) if !*s => *s = true,
+            Some(_) => return Err(format!("index {i} appears twice")),
+            None => return Err(format!("index {i} is not below {len}")),
+        }
+    }
+    Ok(())
+}
+
 /// Consecutive batch ranges over `len` samples; a lone last sample joins the batch before.
 pub fn batch_ranges(len: usize, batch_size: usize) -> Vec<Range<usize>> {
     let size = batch_size.max(1);
@@ -154,6 +201,25 @@ mod tests {
         assert_eq!(batch_ranges(258, 128), vec![0..128, 128..256, 256..258]);
         assert_eq!(batch_ranges(256, 128), vec![0..128, 128..256]);
         assert_eq!(batch_ranges(5, 128), vec![0..5]);
+    }
+
+    #[test]
+    fn given_orders_are_checked_and_replayed() {
+        let given = SampleOrder::Given(Arc::new(vec![vec![2, 0, 1], vec![0, 0, 1]]));
+        assert_eq!(given.epoch(3, 0, 0).unwrap(), vec![2, 0, 1]);
+        let twice = given.epoch(3, 0, 1).unwrap_err().to_string();
+        assert!(
+            twice.contains("epoch 2") && twice.contains("twice"),
+            "{twice}"
+        );
+        let missing = given.epoch(3, 0, 2).unwrap_err().to_string();
+        assert!(missing.contains("epoch 3 has none"), "{missing}");
+        let short = given.epoch(4, 0, 0).unwrap_err().to_string();
+        assert!(short.contains("3 indices for 4"), "{short}");
+        assert_eq!(
+            SampleOrder::Shuffled.epoch(50, 3, 1).unwrap(),
+            epoch_order(50, 3, 1)
+        );
     }
 
     #[test]

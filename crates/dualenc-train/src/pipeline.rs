@@ -21,9 +21,12 @@ pub use dualenc_model::{ModelBackend, TrainBackend};
 
 use crate::data::{load_run_data, word_vectors, DataSpec};
 use crate::error::{Result, TrainError};
-use crate::trainer::{train, RunOptions, TrainInputs, TrainSummary};
+use crate::loader::SampleOrder;
+use crate::trace::TraceWriter;
+use crate::trainer::{train, train_observed, RunOptions, TrainInputs, TrainSummary};
 use crate::validate::PairValidator;
 use crate::TrainConfig;
+use dualenc_model::model_dir::read_safetensors;
 
 /// Work generic over an autodiff backend, run by [`train_on`] on the chosen device.
 pub trait TrainTask {
@@ -68,6 +71,14 @@ pub struct TrainRequest {
     pub extra: serde_json::Map<String, serde_json::Value>,
     /// The run folder and hooks.
     pub options: RunOptions,
+    /// Start from these weights (a safetensors file with PyTorch state-dict names, e.g. a
+    /// model folder's weights or the original's initial draw) instead of a seeded draw.
+    pub initial_weights: Option<PathBuf>,
+    /// Visit the samples in these orders (a JSON list of caption-index lists, one per epoch)
+    /// instead of seeded shuffles.
+    pub sample_order: Option<PathBuf>,
+    /// Write a step-by-step trace of the run here ([`crate::trace`]).
+    pub trace: Option<PathBuf>,
 }
 
 /// Reads and checks the data, then trains; see [`train`].
@@ -82,7 +93,12 @@ pub fn run_training<B: TrainBackend>(
     config.model.vocab_size = data.rnn_vocab.len();
     config.model = config.model.resolve()?;
     config.validate()?;
-    let mut validator = PairValidator::new(data.val, request.n_caption, config.val_batch_size)?;
+    let mut validator = PairValidator::new(
+        data.val,
+        request.n_caption,
+        config.val_batch_size,
+        config.loss.measure,
+    )?;
     let vectors = match word2vec_path(request, config.model.word_dim) {
         Some(path) => Some(word_vectors(&path, &data.rnn_vocab, config.model.word_dim)?),
         None => None,
@@ -101,8 +117,39 @@ pub fn run_training<B: TrainBackend>(
         vocab_files: data.vocab_files,
         word_vectors: vectors,
         extra,
+        initial_weights: match &request.initial_weights {
+            Some(path) => Some(read_safetensors(path)?),
+            None => None,
+        },
+        order: match &request.sample_order {
+            Some(path) => SampleOrder::Given(Arc::new(read_sample_order(path)?)),
+            None => SampleOrder::Shuffled,
+        },
     };
-    train::<B, _>(&config, &inputs, &mut validator, &request.options, device)
+    match &request.trace {
+        Some(path) => {
+            let mut trace = TraceWriter::new(path.clone());
+            let options = &request.options;
+            train_observed::<B, _>(
+                &config,
+                &inputs,
+                &mut validator,
+                options,
+                device,
+                &mut trace,
+            )
+        }
+        None => train::<B, _>(&config, &inputs, &mut validator, &request.options, device),
+    }
+}
+
+/// Reads a sample-order file: a JSON list with one list of caption indices per epoch.
+pub fn read_sample_order(path: &Path) -> Result<Vec<Vec<usize>>> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| TrainError::Format {
+        path: path.to_path_buf(),
+        message: format!("expected a JSON list of index lists, one per epoch: {e}"),
+    })
 }
 
 fn word2vec_path(request: &TrainRequest, word_dim: usize) -> Option<PathBuf> {
@@ -138,6 +185,7 @@ pub fn run_test<B: ModelBackend>(
         feature: loaded.feature_or(None)?,
         n_caption,
         encode: EncodeOptions::default(),
+        measure: loaded.config.loss.measure,
     };
     Ok(test_model(
         &loaded.model,

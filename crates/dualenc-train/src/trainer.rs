@@ -8,6 +8,9 @@
 //! `train_config.json`. Randomness comes only from the seed: initial weights, each epoch's
 //! shuffle (ChaCha8 stream = epoch) and dropout (the backend is reseeded at the start of
 //! each epoch), so a run resumed from its last checkpoint reproduces an uninterrupted one.
+//! Initial weights and sample orders can also be given ([`TrainInputs`]), and a
+//! [`TrainObserver`] sees every step and epoch: together they replay a run of the original
+//! step by step (`scripts/reference/`).
 
 use dualenc_model::ModelBackend;
 use dualenc_model::TrainBackend;
@@ -15,16 +18,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+
 use burn::module::AutodiffModule;
 use dualenc_model::model_dir::save_model_dir;
-use dualenc_model::{train_step, Adam, DualEncoding, ModelMeta, RunConfig};
+use dualenc_model::{train_step, DualEncoding, ModelMeta, NamedTensor, Optimizer, RunConfig};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{self, SaveInputs, TrainerState, CHECKPOINT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::history::{write_best, write_logs, EpochRecord, ValScores};
-use crate::loader::{check_training_data, epoch_order, BatchLoader};
+use crate::loader::{check_training_data, BatchLoader, SampleOrder};
 use crate::schedule::Schedule;
 use dualenc_infer::PairData;
 
@@ -49,7 +54,48 @@ pub struct TrainInputs {
     pub word_vectors: Option<Vec<Option<Vec<f32>>>>,
     /// Further facts recorded in the models' `config.json` (collections, feature...).
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Start from these weights (PyTorch state-dict names) instead of a seeded draw.
+    pub initial_weights: Option<Vec<NamedTensor>>,
+    /// How each epoch orders the samples.
+    pub order: SampleOrder,
 }
+
+/// One training step as an observer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Epoch (0-based).
+    pub epoch: usize,
+    /// Step within the epoch (0-based).
+    pub step: usize,
+    /// Steps taken in the whole run, this one included (the original's `Eiters`).
+    pub iteration: u64,
+    /// Learning rate of the step.
+    pub lr: f64,
+    /// Loss before the update.
+    pub loss: f32,
+    /// Global gradient norm before clipping.
+    pub total_norm: f32,
+    /// Pairs in the batch.
+    pub batch_size: usize,
+}
+
+/// Sees every training step and epoch of a run, e.g. to record a trace.
+pub trait TrainObserver<B: TrainBackend> {
+    /// Called after each step with the updated network (BatchNorm statistics included).
+    fn step(&mut self, _record: &StepRecord, _model: &DualEncoding<B>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Called after each epoch's validation and schedule decision.
+    fn epoch(&mut self, _record: &EpochRecord, _model: &DualEncoding<B>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An observer that does nothing.
+pub struct NoObserver;
+
+impl<B: TrainBackend> TrainObserver<B> for NoObserver {}
 
 /// How to run: where, whether to resume, and hooks.
 #[derive(Debug, Clone)]
@@ -84,7 +130,7 @@ pub struct TrainSummary {
 /// The mutable state of a run between epochs.
 struct Session<B: TrainBackend> {
     model: DualEncoding<B>,
-    adam: Adam<B::InnerBackend>,
+    adam: Optimizer<B::InnerBackend>,
     state: TrainerState,
     batches_run: usize,
 }
@@ -101,6 +147,22 @@ where
     B: TrainBackend,
     V: Validator<B::InnerBackend>,
 {
+    train_observed::<B, V>(config, inputs, validator, options, device, &mut NoObserver)
+}
+
+/// [`train`], with `observer` called after every step and epoch.
+pub fn train_observed<B, V>(
+    config: &TrainConfig,
+    inputs: &TrainInputs,
+    validator: &mut V,
+    options: &RunOptions,
+    device: &B::Device,
+    observer: &mut dyn TrainObserver<B>,
+) -> Result<TrainSummary>
+where
+    B: TrainBackend,
+    V: Validator<B::InnerBackend>,
+{
     config.validate()?;
     check_training_data(&inputs.train)?;
     let run_config = run_config(config, inputs);
@@ -109,7 +171,12 @@ where
     while let Some(epoch) = session.state.schedule.next_epoch() {
         let (steps, mean_loss, train_s) = {
             let _precision = config.precision.scope();
-            train_epoch(&mut session, config, &inputs.train, options, epoch, device)?
+            let epoch = EpochInputs {
+                data: &inputs.train,
+                order: &inputs.order,
+                epoch,
+            };
+            train_epoch(&mut session, config, &epoch, options, device, observer)?
         };
         let clock = Instant::now();
         let val = validator.validate(&session.model.valid())?;
@@ -129,6 +196,7 @@ where
         if options.progress {
             eprintln!("{line}");
         }
+        observer.epoch(&record, &session.model)?;
         session.state.history.push(record);
         save_epoch(&session, &run_config, inputs, options)?;
     }
@@ -187,17 +255,25 @@ fn fresh_session<B: TrainBackend>(
     inputs: &TrainInputs,
     device: &B::Device,
 ) -> Result<Session<B>> {
-    let model = DualEncoding::<B>::init(
-        config.model.clone(),
-        config.seed,
-        inputs.word_vectors.as_deref(),
-        device,
-    )?;
+    let model = match &inputs.initial_weights {
+        Some(tensors) => {
+            DualEncoding::<B>::from_named_tensors(config.model.clone(), tensors.clone(), device)
+                .map_err(|e| {
+                    TrainError::Config(format!("the initial weights do not fit the network: {e}"))
+                })?
+        }
+        None => DualEncoding::<B>::init(
+            config.model.clone(),
+            config.seed,
+            inputs.word_vectors.as_deref(),
+            device,
+        )?,
+    };
     let mut optim = config.optim.clone();
     optim.learning_rate = config.schedule.learning_rate;
     Ok(Session {
         model,
-        adam: Adam::new(optim),
+        adam: Optimizer::new(optim),
         state: TrainerState {
             format_version: CHECKPOINT_VERSION,
             config: config.clone(),
@@ -247,20 +323,29 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64).wrapping_add(1)
 }
 
-/// One epoch of training; returns (steps, mean loss, seconds).
+/// What one epoch trains on.
+struct EpochInputs<'a> {
+    data: &'a Arc<PairData>,
+    order: &'a SampleOrder,
+    epoch: usize,
+}
+
+/// One epoch of training; returns (steps, mean loss over the samples, seconds).
 fn train_epoch<B: TrainBackend>(
     session: &mut Session<B>,
     config: &TrainConfig,
-    data: &Arc<PairData>,
+    inputs: &EpochInputs<'_>,
     options: &RunOptions,
-    epoch: usize,
     device: &B::Device,
+    observer: &mut dyn TrainObserver<B>,
 ) -> Result<(usize, f64, f64)> {
+    let (data, epoch) = (inputs.data, inputs.epoch);
     B::seed(device, epoch_seed(config.seed, epoch));
-    session
-        .adam
-        .set_learning_rate(session.state.schedule.learning_rate());
-    let order = epoch_order(data.captions.len(), config.seed, epoch);
+    let lr = session.state.schedule.learning_rate();
+    session.adam.set_learning_rate(lr);
+    let order = inputs
+        .order
+        .epoch(data.captions.len(), config.seed, epoch)?;
     let loader = BatchLoader::spawn(
         Arc::clone(data),
         order,
@@ -270,7 +355,7 @@ fn train_epoch<B: TrainBackend>(
     );
     let bar = progress_bar(options.progress, loader.batches(), epoch, config);
     let clock = Instant::now();
-    let (mut steps, mut loss_sum) = (0usize, 0.0f64);
+    let (mut steps, mut loss) = (0usize, EpochLoss::default());
     for batch in loader {
         if options.stop_after_batches == Some(session.batches_run) {
             bar.abandon();
@@ -279,23 +364,53 @@ fn train_epoch<B: TrainBackend>(
                 batches: steps,
             });
         }
+        let batch = batch?;
         let model = session.model.clone();
-        let (model, report) = train_step(model, &mut session.adam, &batch?, &config.loss)?;
+        let (model, report) = train_step(model, &mut session.adam, &batch, &config.loss)?;
         session.model = model;
         session.state.eiters += 1;
         session.batches_run += 1;
+        let record = StepRecord {
+            epoch,
+            step: steps,
+            iteration: session.state.eiters,
+            lr,
+            loss: report.loss,
+            total_norm: report.total_norm,
+            batch_size: batch.perm.len(),
+        };
+        observer.step(&record, &session.model)?;
         steps += 1;
-        loss_sum += f64::from(report.loss);
-        bar.set_message(format!("loss {:.3}", loss_sum / steps as f64));
+        loss.add(report.loss, record.batch_size);
+        bar.set_message(format!("loss {:.3}", loss.mean()));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let mean = if steps == 0 {
-        0.0
-    } else {
-        loss_sum / steps as f64
-    };
-    Ok((steps, mean, clock.elapsed().as_secs_f64()))
+    Ok((steps, loss.mean(), clock.elapsed().as_secs_f64()))
+}
+
+/// The epoch's loss as the original reports it: the mean over samples, each batch's loss
+/// weighted by its size (`AverageMeter.update(loss, batch_size)`; the original divides by
+/// `count + 1e-4`, a difference below 1e-7 relative that is left out here).
+#[derive(Debug, Default, Clone, Copy)]
+struct EpochLoss {
+    weighted_sum: f64,
+    samples: usize,
+}
+
+impl EpochLoss {
+    fn add(&mut self, loss: f32, batch_size: usize) {
+        self.weighted_sum += f64::from(loss) * batch_size as f64;
+        self.samples += batch_size;
+    }
+
+    fn mean(&self) -> f64 {
+        if self.samples == 0 {
+            0.0
+        } else {
+            self.weighted_sum / self.samples as f64
+        }
+    }
 }
 
 fn progress_bar(show: bool, len: usize, epoch: usize, config: &TrainConfig) -> ProgressBar {

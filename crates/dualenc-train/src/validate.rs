@@ -10,6 +10,7 @@ use dualenc_infer::tester::{caption_layout, metrics_of, CaptionLayout};
 use dualenc_infer::{
     encode_collection_pairs, encode_collection_separately, EncodeOptions, PairData,
 };
+use dualenc_model::triplet_loss::Measure;
 use dualenc_model::DualEncoding;
 use dualenc_model::ModelBackend;
 
@@ -22,12 +23,19 @@ pub struct PairValidator {
     data: PairData,
     layout: CaptionLayout,
     batch_size: usize,
+    measure: Measure,
 }
 
 impl PairValidator {
     /// Checks `data` against `n_caption` (`None`: detect the layout) and keeps it for the
-    /// epochs to come; `batch_size` is the encoding batch (128 in the original).
-    pub fn new(data: PairData, n_caption: Option<usize>, batch_size: usize) -> Result<Self> {
+    /// epochs to come; `batch_size` is the encoding batch (128 in the original), `measure`
+    /// the similarity of the error matrix (the loss's, as in the original).
+    pub fn new(
+        data: PairData,
+        n_caption: Option<usize>,
+        batch_size: usize,
+        measure: Measure,
+    ) -> Result<Self> {
         let layout = caption_layout(&data, n_caption)
             .map_err(|e| TrainError::Data(format!("validation collection: {e}")))?;
         if batch_size == 0 {
@@ -39,6 +47,7 @@ impl PairValidator {
             data,
             layout,
             batch_size,
+            measure,
         })
     }
 
@@ -60,7 +69,7 @@ impl<B: ModelBackend> Validator<B> for PairValidator {
                 encode_collection_separately(model, &self.data, &options, &mut |_| {})
             }
         }?;
-        let metrics = metrics_of(&embs, &embs.errors(), self.layout)?;
+        let metrics = metrics_of(&embs, &embs.errors(self.measure), self.layout)?;
         Ok(metrics.into())
     }
 }

@@ -92,12 +92,14 @@ fn run(
 ) -> dualenc_train::Result<Vec<EpochRecord>> {
     let data = load_run_data(&spec(root))?;
     let config = tiny_config(data.feature_dim, data.bow_size, data.rnn_vocab.len());
-    let mut validator = PairValidator::new(data.val, Some(2), 128)?;
+    let mut validator = PairValidator::new(data.val, Some(2), 128, Default::default())?;
     let inputs = TrainInputs {
         train: Arc::new(data.train),
         vocab_files: data.vocab_files,
         word_vectors: None,
         extra: serde_json::Map::new(),
+        initial_weights: None,
+        order: Default::default(),
     };
     let options = RunOptions {
         out_dir: out.to_path_buf(),
@@ -217,7 +219,7 @@ fn bad_input_stops_before_training() {
     assert!(err.contains("validation collection nosuchval"), "{err}");
 
     let data = load_run_data(&spec(root.path())).unwrap();
-    let err = PairValidator::new(data.val, Some(3), 128)
+    let err = PairValidator::new(data.val, Some(3), 128, Default::default())
         .err()
         .unwrap()
         .to_string();

@@ -11,7 +11,10 @@ use dualenc_infer::{
     EmbedOutputs, EncodeOptions, LoadedModel, PaddingMode, PredictOptions, QuerySetReport,
     TestOptions, VocabOverrides, DEFAULT_BATCH_SIZE,
 };
+use dualenc_model::triplet_loss::Measure;
 use dualenc_model::ModelBackend;
+
+use crate::commands::train::MeasureArg;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -156,6 +159,9 @@ pub struct TestArgs {
     /// varying counts (MSVD style) when they differ.
     #[arg(long)]
     n_caption: Option<usize>,
+    /// Similarity of the error matrix (default: the measure the model was trained with).
+    #[arg(long, value_enum)]
+    measure: Option<MeasureArg>,
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -303,6 +309,9 @@ impl BackendTask for TestArgs {
             feature: loaded.feature_or(self.run.feature.as_deref())?,
             n_caption: self.n_caption,
             encode: self.run.encode_options(),
+            measure: self
+                .measure
+                .map_or(loaded.config.loss.measure, Measure::from),
         };
         let bar = progress(&self.collection);
         let report = test_model(

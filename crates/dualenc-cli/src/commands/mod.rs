@@ -5,6 +5,7 @@ pub mod data;
 pub mod eval;
 pub mod infer;
 pub mod search;
+pub mod seeds;
 pub mod synth;
 pub mod text;
 pub mod train;

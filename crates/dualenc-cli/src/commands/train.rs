@@ -12,8 +12,8 @@ use dualenc_data::{BigFile, Collection, Video2Frames};
 use dualenc_infer::tester::{metrics_table, TestReport};
 use dualenc_infer::DeviceChoice;
 use dualenc_model::config::parse_size_list;
-use dualenc_model::triplet_loss::{CostStyle, Direction};
-use dualenc_model::{Concate, ModelConfig, OptimConfig, TripletLossConfig};
+use dualenc_model::triplet_loss::{CostStyle, Direction, Measure};
+use dualenc_model::{Concate, ModelConfig, OptimConfig, OptimizerKind, TripletLossConfig};
 use dualenc_synth::{generate, FrameRange, SplitSizes, SynthConfig, SynthLabels};
 use dualenc_train::data::{build_vocab, vocab_path, DataSpec};
 use dualenc_train::pipeline::{
@@ -22,6 +22,7 @@ use dualenc_train::pipeline::{
 use dualenc_train::{RunOptions, ScheduleConfig, TrainConfig, TrainSummary, ValMetric};
 
 use crate::commands::infer::{DeviceArg, PrecisionArg};
+use crate::commands::seeds::{run_seeds, SeedsArgs};
 use crate::common::RootPath;
 
 /// The training subcommands.
@@ -36,6 +37,10 @@ pub enum TrainCommand {
     /// Generate a synthetic collection, train a small model on the CPU, test it and show
     /// example searches (deterministic for a seed).
     Demo(DemoArgs),
+    /// Train and test one configuration with several seeds; print the test R-sums per seed
+    /// and their mean, standard deviation and standard error per direction (`--compare`: side
+    /// by side with the original's results on the same data).
+    Seeds(Box<SeedsArgs>),
 }
 
 /// `full` (levels 1+2+3) or `reduced` (levels 2+3).
@@ -78,11 +83,25 @@ pub enum ValMetricArg {
     Map,
 }
 
-/// Similarity of the loss and the evaluation (the original's other measures are not ported).
+/// Similarity of the loss and the evaluation (`loss.py`'s three measures).
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum MeasureArg {
     /// Cosine similarity of the normalised embeddings.
     Cosine,
+    /// Order embeddings: `-||max(0, caption - video)||`.
+    Order,
+    /// Negative squared Euclidean distance.
+    Euclidean,
+}
+
+impl From<MeasureArg> for Measure {
+    fn from(arg: MeasureArg) -> Self {
+        match arg {
+            MeasureArg::Cosine => Measure::Cosine,
+            MeasureArg::Order => Measure::Order,
+            MeasureArg::Euclidean => Measure::Euclidean,
+        }
+    }
 }
 
 /// The optimiser (the original defaults to Adam and the paper uses it).
@@ -90,6 +109,8 @@ pub enum MeasureArg {
 pub enum OptimizerArg {
     /// Adam (betas 0.9 / 0.999, eps 1e-8, PyTorch's formula).
     Adam,
+    /// RMSprop (PyTorch's defaults: alpha 0.99, eps 1e-8, no momentum).
+    Rmsprop,
 }
 
 /// Every option of the original trainer; defaults are the paper's.
@@ -97,10 +118,10 @@ pub enum OptimizerArg {
 pub struct ModelArgs {
     /// Frame feature (folder under FeatureData).
     #[arg(long, default_value = "resnet-152-img1k-flatten0_outputos")]
-    feature: String,
+    pub(crate) feature: String,
     /// Levels entering the common space.
     #[arg(long, value_enum, default_value = "full")]
-    concate: ConcateArg,
+    pub(crate) concate: ConcateArg,
     /// Dropout rate.
     #[arg(long, default_value_t = 0.2)]
     dropout: f64,
@@ -134,9 +155,16 @@ pub struct ModelArgs {
     /// Video mapping `in-out` (`in` is computed).
     #[arg(long, default_value = "0-2048")]
     visual_mapping_layers: String,
-    /// Similarity measure.
+    /// Similarity measure of the loss and the validation.
     #[arg(long, value_enum, default_value = "cosine")]
     measure: MeasureArg,
+    /// Leave text embeddings unnormalised (the original's default without --text_norm;
+    /// not with the cosine measure, which needs unit vectors).
+    #[arg(long)]
+    no_text_norm: bool,
+    /// Leave video embeddings unnormalised (as --no-text-norm).
+    #[arg(long)]
+    no_visual_norm: bool,
     /// Ranking-loss margin.
     #[arg(long, default_value_t = 0.2)]
     margin: f64,
@@ -174,12 +202,9 @@ pub struct ModelArgs {
     /// flickr/vec500flickr30m when --word-dim is 500).
     #[arg(long)]
     word2vec: Option<PathBuf>,
-    /// Seed of the weights, the shuffles and dropout.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
+    pub(crate) device: DeviceArg,
     /// Precision of the training steps' large matrix products (validation and tests run in
     /// f32).
     #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
@@ -202,6 +227,8 @@ pub struct TrainArgs {
     n_caption: Option<usize>,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Run folder (default: ROOT/TRAIN/dualenc/VAL/FEATURE_concate_C_seed_S).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -214,6 +241,18 @@ pub struct TrainArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Start from these weights (safetensors with the original's state-dict names, e.g. a
+    /// model folder's weights.safetensors) instead of a seeded draw.
+    #[arg(long, conflicts_with = "resume")]
+    init_weights: Option<PathBuf>,
+    /// Visit the training captions in these orders (JSON: one list of caption indices, in
+    /// caption-file order, per epoch) instead of seeded shuffles.
+    #[arg(long)]
+    sample_order: Option<PathBuf>,
+    /// Write a step-by-step trace (JSON lines: loss, gradient norm, lr and BatchNorm
+    /// statistics per step, validation per epoch).
+    #[arg(long)]
+    trace: Option<PathBuf>,
 }
 
 /// Arguments of `all`.
@@ -238,6 +277,8 @@ pub struct AllArgs {
     threshold: u64,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    seed: SeedArg,
     /// Run folder (default as for `train`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -276,13 +317,14 @@ impl TrainCommand {
             TrainCommand::Train(args) => run_train(*args),
             TrainCommand::All(args) => run_all(*args),
             TrainCommand::Demo(args) => run_demo(args),
+            TrainCommand::Seeds(args) => run_seeds(*args),
         }
     }
 }
 
 impl ModelArgs {
     /// The trainer's options (data-dependent sizes are filled in from the data).
-    fn config(&self, concate: ConcateArg) -> Result<TrainConfig> {
+    fn config(&self, concate: ConcateArg, seed: u64) -> Result<TrainConfig> {
         let model = ModelConfig {
             visual_rnn_size: self.visual_rnn_size,
             visual_kernel_num: self.visual_kernel_num,
@@ -298,8 +340,14 @@ impl ModelArgs {
                 ConcateArg::Reduced => Concate::Reduced,
             },
             dropout: self.dropout,
+            text_norm: !self.no_text_norm,
+            visual_norm: !self.no_visual_norm,
             ..ModelConfig::default()
         };
+        let measure = Measure::from(self.measure);
+        if measure == Measure::Cosine && (self.no_text_norm || self.no_visual_norm) {
+            bail!("--measure cosine needs normalised embeddings: drop --no-text-norm/--no-visual-norm or choose --measure order|euclidean");
+        }
         let loss = TripletLossConfig {
             margin: self.margin,
             max_violation: !self.no_max_violation,
@@ -312,12 +360,16 @@ impl ModelArgs {
                 CostArg::Sum => CostStyle::Sum,
                 CostArg::Mean => CostStyle::Mean,
             },
-            ..TripletLossConfig::default()
+            measure,
         };
         Ok(TrainConfig {
             model,
             loss,
             optim: OptimConfig {
+                optimizer: match self.optimizer {
+                    OptimizerArg::Adam => OptimizerKind::Adam,
+                    OptimizerArg::Rmsprop => OptimizerKind::Rmsprop,
+                },
                 learning_rate: self.learning_rate,
                 grad_clip: self.grad_clip,
                 ..OptimConfig::default()
@@ -333,23 +385,38 @@ impl ModelArgs {
                 ValMetricArg::Recall => ValMetric::Recall,
                 ValMetricArg::Map => ValMetric::Map,
             },
-            seed: self.seed,
+            seed,
             precision: self.precision.into(),
             ..TrainConfig::default()
         })
     }
 
-    fn default_out(&self, root: &Path, train: &str, val: &str, concate: ConcateArg) -> PathBuf {
-        let concate = format!("{concate:?}").to_lowercase();
+    fn default_out(&self, root: &Path, (train, val): (&str, &str), run: RunName) -> PathBuf {
+        let concate = format!("{:?}", run.concate).to_lowercase();
         Collection::new(root, train)
             .dir()
             .join("dualenc")
             .join(val)
             .join(format!(
                 "{}_concate_{concate}_seed_{}",
-                self.feature, self.seed
+                self.feature, run.seed
             ))
     }
+}
+
+/// What names a run's default folder besides the collections.
+#[derive(Clone, Copy)]
+pub(crate) struct RunName {
+    pub(crate) concate: ConcateArg,
+    pub(crate) seed: u64,
+}
+
+/// Seed of the initial weights, the epoch shuffles and dropout.
+#[derive(Args, Clone, Debug)]
+pub struct SeedArg {
+    /// Seed of the weights, the shuffles and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 /// Trains a [`TrainRequest`] on the chosen device.
@@ -409,17 +476,18 @@ impl TrainTask for SearchJob<'_> {
 }
 
 /// Where a run goes and whether it resumes.
-struct RunPlace {
-    out: PathBuf,
-    resume: bool,
+pub(crate) struct RunPlace {
+    pub(crate) out: PathBuf,
+    pub(crate) resume: bool,
 }
 
-fn request(
+/// The training request of the options.
+pub(crate) fn request(
     root: &Path,
     (train, val): (&str, &str),
     n_caption: Option<usize>,
     model: &ModelArgs,
-    concate: ConcateArg,
+    run: RunName,
     place: RunPlace,
 ) -> Result<TrainRequest> {
     Ok(TrainRequest {
@@ -431,7 +499,7 @@ fn request(
             vocab: model.vocab.clone(),
         },
         n_caption,
-        config: model.config(concate)?,
+        config: model.config(run.concate, run.seed)?,
         word2vec: model.word2vec.clone(),
         extra: serde_json::Map::new(),
         options: RunOptions {
@@ -440,6 +508,9 @@ fn request(
             stop_after_batches: None,
             progress: true,
         },
+        initial_weights: None,
+        sample_order: None,
+        trace: None,
     })
 }
 
@@ -452,16 +523,19 @@ fn remove_run(out: &Path) -> Result<()> {
 
 fn run_train(args: TrainArgs) -> Result<()> {
     let root = &args.root.rootpath;
+    let run = RunName {
+        concate: args.model.concate,
+        seed: args.seed.seed,
+    };
     let place = match (&args.resume, &args.out) {
         (Some(dir), _) => RunPlace {
             out: dir.clone(),
             resume: true,
         },
         (None, out) => {
-            let out = out.clone().unwrap_or_else(|| {
-                args.model
-                    .default_out(root, &args.train, &args.val, args.model.concate)
-            });
+            let out = out
+                .clone()
+                .unwrap_or_else(|| args.model.default_out(root, (&args.train, &args.val), run));
             if args.overwrite {
                 remove_run(&out)?;
             }
@@ -469,14 +543,19 @@ fn run_train(args: TrainArgs) -> Result<()> {
         }
     };
     let out = place.out.clone();
-    let req = request(
-        root,
-        (&args.train, &args.val),
-        args.n_caption,
-        &args.model,
-        args.model.concate,
-        place,
-    )?;
+    let req = TrainRequest {
+        initial_weights: args.init_weights.clone(),
+        sample_order: args.sample_order.clone(),
+        trace: args.trace.clone(),
+        ..request(
+            root,
+            (&args.train, &args.val),
+            args.n_caption,
+            &args.model,
+            run,
+            place,
+        )?
+    };
     let summary = train_on(DeviceChoice::from(args.model.device), TrainJob(req))
         .with_context(|| format!("training into {}", out.display()))?;
     if args.json {
@@ -543,10 +622,14 @@ fn run_all(args: AllArgs) -> Result<()> {
     for collection in [&args.train, &args.val, &args.test] {
         step_frame_info(root, collection, &model.feature, args.overwrite)?;
     }
+    let run = RunName {
+        concate: args.variant,
+        seed: args.seed.seed,
+    };
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| model.default_out(root, &args.train, &args.val, args.variant));
+        .unwrap_or_else(|| model.default_out(root, (&args.train, &args.val), run));
     if args.overwrite {
         remove_run(&out)?;
     }
@@ -566,7 +649,7 @@ fn run_all(args: AllArgs) -> Result<()> {
             (&args.train, &args.val),
             args.n_caption,
             &model,
-            args.variant,
+            run,
             place,
         )?;
         print_summary(&train_on(DeviceChoice::from(model.device), TrainJob(req))?);
@@ -643,6 +726,8 @@ fn demo_plan(args: &DemoArgs) -> DemoPlan {
         text_mapping_layers: "0-256".into(),
         visual_mapping_layers: "0-256".into(),
         measure: MeasureArg::Cosine,
+        no_text_norm: false,
+        no_visual_norm: false,
         margin: 0.2,
         no_max_violation: false,
         direction: DirectionArg::All,
@@ -655,7 +740,6 @@ fn demo_plan(args: &DemoArgs) -> DemoPlan {
         num_epochs: args.epochs,
         batch_size: 128,
         word2vec: None,
-        seed: args.seed,
         device: args.device,
         precision: args.precision,
     };
@@ -720,14 +804,11 @@ fn run_demo(args: DemoArgs) -> Result<()> {
         out: out.clone(),
         resume: false,
     };
-    let req = request(
-        &root,
-        (train, val),
-        n_caption,
-        &plan.model,
-        ConcateArg::Full,
-        place,
-    )?;
+    let run = RunName {
+        concate: ConcateArg::Full,
+        seed: args.seed,
+    };
+    let req = request(&root, (train, val), n_caption, &plan.model, run, place)?;
     let device = DeviceChoice::from(args.device);
     let trained = train_on(device, TrainJob(req))?;
     print_summary(&trained);
