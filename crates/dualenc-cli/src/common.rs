@@ -1,6 +1,8 @@
-//! Pieces shared by several subcommands: the VisualSearch root option and logging.
+//! Pieces shared by several subcommands: the VisualSearch root option, progress bars and
+//! logging.
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 /// The `--rootpath` option: the VisualSearch root, `$HOME/VisualSearch` by default.
@@ -45,4 +47,44 @@ pub fn keep_freed_memory() {
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
     }
+}
+
+/// A progress bar over `len` items named `what`. The libraries report progress through
+/// callbacks; only the command line draws, with these bars (on stderr, hidden when stderr is
+/// not a terminal).
+pub fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    styled(
+        ProgressBar::new(len as u64),
+        &format!("{{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"),
+    )
+}
+
+/// A progress bar over `len` bytes.
+pub fn byte_bar(len: u64) -> ProgressBar {
+    styled(
+        ProgressBar::new(len),
+        "{bar:40} {bytes}/{total_bytes} ({eta})",
+    )
+}
+
+/// A counter of items named `what` for work of unknown length.
+pub fn counter(what: &str) -> ProgressBar {
+    styled(
+        ProgressBar::new_spinner(),
+        &format!("{{spinner}} {what}: {{pos}} ({{per_sec}}, {{elapsed}})"),
+    )
+}
+
+/// A spinner with a message, for steps of unknown length.
+pub fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn styled(bar: ProgressBar, template: &str) -> ProgressBar {
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
 }

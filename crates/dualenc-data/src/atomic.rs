@@ -5,7 +5,95 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempPath;
+
+/// Prefix of every temporary file the project writes next to its targets.
+pub const TEMP_PREFIX: &str = ".dualenc-";
+/// Suffix of those temporary files.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// A file being written under a temporary name in its target's folder; [`PendingFile::commit`]
+/// flushes, syncs and renames it over the target, dropping it removes it. Streaming writers
+/// (BigFile rows, index rows) keep one open while rows arrive.
+pub struct PendingFile {
+    writer: BufWriter<File>,
+    temp: TempPath,
+    target: PathBuf,
+}
+
+impl PendingFile {
+    /// Starts writing `target` (its folder is created if missing).
+    pub fn create(target: &Path) -> io::Result<Self> {
+        let dir = parent_dir(target);
+        std::fs::create_dir_all(dir)?;
+        let (file, temp) = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir)?
+            .into_parts();
+        Ok(Self {
+            writer: BufWriter::with_capacity(1 << 20, file),
+            temp,
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// The buffered writer of the temporary file.
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        &mut self.writer
+    }
+
+    /// The path being written (the temporary file until [`PendingFile::commit`]).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// The file this one replaces at commit.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Makes the content visible under the target's name (flush, sync, rename).
+    pub fn commit(self) -> io::Result<()> {
+        let PendingFile {
+            writer,
+            temp,
+            target,
+        } = self;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        temp.persist(&target).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// A temporary path in `target`'s folder for a writer that opens files by name itself
+/// (e.g. a library that saves to a path); renamed over `target` by [`persist_path`].
+pub fn temp_path_for(target: &Path) -> io::Result<TempPath> {
+    let dir = parent_dir(target);
+    std::fs::create_dir_all(dir)?;
+    Ok(tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)?
+        .into_temp_path())
+}
+
+/// Renames a finished temporary path (from [`temp_path_for`]) over `target`.
+pub fn persist_path(temp: TempPath, target: &Path) -> io::Result<()> {
+    temp.persist(target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
 
 /// Writes `path` atomically: `fill` writes the content into a buffered temporary file in
 /// the same folder (created if missing), which is flushed, synced and renamed over `path`.
@@ -13,23 +101,9 @@ pub fn write_atomic<F>(path: &Path, fill: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".dualenc-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    let (file, tmp_path) = tmp.into_parts();
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
-    fill(&mut writer)?;
-    writer.flush()?;
-    writer.get_ref().sync_all()?;
-    drop(writer);
-    tmp_path.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let mut pending = PendingFile::create(path)?;
+    fill(pending.writer())?;
+    pending.commit()
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -6,13 +6,13 @@
 //! zero-copy row slices; [`BigFileWriter`] streams rows to disk and publishes the folder
 //! with atomic renames.
 
+use crate::atomic::PendingFile;
 use crate::error::{DataError, Result};
 use crate::textio;
 use memmap2::Mmap;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// File name of the feature matrix inside a BigFile folder.
@@ -356,8 +356,7 @@ pub struct BigFileWriter {
     dir: PathBuf,
     dim: usize,
     ids: Vec<String>,
-    features: BufWriter<File>,
-    temp: tempfile::TempPath,
+    features: PendingFile,
     scratch: Vec<u8>,
 }
 
@@ -365,19 +364,13 @@ impl BigFileWriter {
     /// Starts a BigFile of `dim`-dimensional rows in `dir` (created if missing).
     pub fn create(dir: impl AsRef<Path>, dim: usize) -> Result<BigFileWriter> {
         let dir = dir.as_ref().to_owned();
-        std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
-        let temp = tempfile::Builder::new()
-            .prefix(".dualenc-feature-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| DataError::io(&dir, e))?;
-        let (file, temp) = temp.into_parts();
+        let feature_path = dir.join(FEATURE_FILE);
+        let features = PendingFile::create(&feature_path).map_err(|e| DataError::io(&dir, e))?;
         Ok(BigFileWriter {
             dir,
             dim,
             ids: Vec::new(),
-            features: BufWriter::with_capacity(1 << 22, file),
-            temp,
+            features,
             scratch: Vec::new(),
         })
     }
@@ -417,9 +410,11 @@ impl BigFileWriter {
         self.scratch.clear();
         self.scratch
             .extend(vector.iter().flat_map(|x| x.to_le_bytes()));
+        let temp = self.features.temp_path().to_path_buf();
         self.features
+            .writer()
             .write_all(&self.scratch)
-            .map_err(|e| DataError::io(&*self.temp, e))?;
+            .map_err(|e| DataError::io(&temp, e))?;
         self.ids.push(id.to_owned());
         Ok(())
     }
@@ -433,17 +428,12 @@ impl BigFileWriter {
             dim,
             ids,
             features,
-            temp,
             ..
         } = self;
-        let file = features
-            .into_inner()
-            .map_err(|e| DataError::io(&*temp, e.into_error()))?;
-        file.sync_all().map_err(|e| DataError::io(&*temp, e))?;
-        drop(file);
         let feature_path = dir.join(FEATURE_FILE);
-        temp.persist(&feature_path)
-            .map_err(|e| DataError::io(&feature_path, e.error))?;
+        features
+            .commit()
+            .map_err(|e| DataError::io(&feature_path, e))?;
         let shape_path = dir.join(SHAPE_FILE);
         crate::atomic::write_bytes_atomic(&shape_path, format!("{} {dim}", ids.len()).as_bytes())
             .map_err(|e| DataError::io(&shape_path, e))?;

@@ -173,3 +173,59 @@ pub fn combine_bigfiles(
         dim,
     })
 }
+
+/// How the target collection's image set was handled by [`write_combined_image_set`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSetOutcome {
+    /// An image set existed and was kept (no overwrite asked).
+    Kept(PathBuf),
+    /// The image set was written with this many videos.
+    Written {
+        /// Its path.
+        path: PathBuf,
+        /// Videos listed.
+        videos: usize,
+    },
+}
+
+/// Writes the image set of a collection combined from `subs` (`do_combine_features.sh`): the
+/// sources' image sets concatenated (a source without one contributes the videos of its
+/// frame ids), repeated videos once; an existing image set is kept unless `overwrite`.
+pub fn write_combined_image_set(
+    target: &crate::Collection,
+    subs: &[String],
+    sources: &[BigFile],
+    overwrite: bool,
+) -> Result<ImageSetOutcome> {
+    let path = target.image_set_path();
+    if path.exists() && !overwrite {
+        return Ok(ImageSetOutcome::Kept(path));
+    }
+    let mut videos: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for (sub, source) in subs.iter().zip(sources) {
+        let collection = crate::Collection::new(&target.root, sub.as_str());
+        for video in source_videos(&collection, source)? {
+            if seen.insert(video.clone()) {
+                videos.push(video);
+            }
+        }
+    }
+    crate::captions::write_image_set(&path, &videos)?;
+    Ok(ImageSetOutcome::Written {
+        path,
+        videos: videos.len(),
+    })
+}
+
+/// A source collection's videos: its image set, or else the videos of its frame ids.
+fn source_videos(collection: &crate::Collection, features: &BigFile) -> Result<Vec<String>> {
+    let set = collection.image_set_path();
+    if set.is_file() {
+        return crate::captions::read_image_set(&set);
+    }
+    let id_path = features.dir().join("id.txt");
+    let v2f =
+        crate::Video2Frames::from_frame_ids(features.ids().iter().map(String::as_str), &id_path)?;
+    Ok(v2f.iter().map(|(video, _)| video.to_owned()).collect())
+}

@@ -21,5 +21,5 @@ pub use bigfile::{BigFile, BigFileWriter};
 pub use captions::{video_id_of, AvsTopic, Caption};
 pub use collection::Collection;
 pub use error::{DataError, Result};
-pub use video2frames::Video2Frames;
+pub use video2frames::{write_frame_info, FrameInfo, Video2Frames};
 pub use wordvec::{WordVectorFormat, WordVectors};

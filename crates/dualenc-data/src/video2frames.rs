@@ -513,3 +513,35 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// What [`write_frame_info`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Videos found.
+    pub videos: usize,
+    /// Frames found.
+    pub frames: usize,
+    /// The dict-literal file (the original's form).
+    pub txt: std::path::PathBuf,
+    /// The JSON file.
+    pub json: std::path::PathBuf,
+}
+
+/// Groups the frame ids of a collection's feature BigFile by video (`do_get_frameInfo.sh`)
+/// and writes `video2frames.txt` (the original's dict literal) and `video2frames.json`. The
+/// one implementation behind `dualenc frame-info` and `dualenc all`.
+pub fn write_frame_info(collection: &crate::Collection, feature: &str) -> Result<FrameInfo> {
+    let bigfile = crate::BigFile::open(collection.feature_dir(feature))?;
+    let id_path = bigfile.dir().join("id.txt");
+    let v2f = Video2Frames::from_frame_ids(bigfile.ids().iter().map(String::as_str), &id_path)?;
+    let txt = collection.video2frames_path(feature);
+    let json = collection.video2frames_json_path(feature);
+    v2f.write_dict_literal(&txt)?;
+    v2f.write_json(&json)?;
+    Ok(FrameInfo {
+        videos: v2f.len(),
+        frames: v2f.iter().map(|(_, f)| f.len()).sum(),
+        txt,
+        json,
+    })
+}

@@ -265,18 +265,9 @@ impl AnnIndex {
 
     /// Saves the graph to `path` atomically (temporary file in the same folder, renamed).
     pub fn save(&self, path: &Path) -> Result<(), IndexError> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let tmp = tempfile::Builder::new()
-            .prefix(".dualenc-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(IndexError::io(path))?
-            .into_temp_path();
+        let tmp = dualenc_data::atomic::temp_path_for(path).map_err(IndexError::io(path))?;
         self.inner.save(path_str(&tmp)?).map_err(ann_error(path))?;
-        tmp.persist(path).map_err(|e| IndexError::Io {
-            path: path.to_path_buf(),
-            source: e.error,
-        })
+        dualenc_data::atomic::persist_path(tmp, path).map_err(IndexError::io(path))
     }
 
     /// Number of rows in the graph (rows `0..len()`).

@@ -48,12 +48,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use dualenc_data::atomic::PendingFile;
 use memmap2::{Mmap, MmapOptions};
 use serde::{Deserialize, Serialize};
-use tempfile::NamedTempFile;
 
 use crate::ann::{self, AnnIndex, AnnInfo, AnnParams, ApproxOptions};
 use crate::exact::{self, Scored, TopK};
@@ -541,44 +541,28 @@ fn map_embeddings(dir: &Path, m: &Manifest) -> Result<Option<Mmap>, IndexError> 
 }
 
 /// A pending temporary file in the index folder, renamed over its target at commit.
-struct Staged {
-    writer: BufWriter<NamedTempFile>,
-    target: PathBuf,
-}
+struct Staged(PendingFile);
 
 impl Staged {
     fn new(dir: &Path, name: &str) -> Result<Self, IndexError> {
         let target = dir.join(name);
-        let tmp = tempfile::Builder::new()
-            .prefix(".dualenc-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(IndexError::io(&target))?;
-        Ok(Staged {
-            writer: BufWriter::with_capacity(1 << 20, tmp),
-            target,
-        })
+        PendingFile::create(&target)
+            .map(Staged)
+            .map_err(IndexError::io(&target))
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
-        self.writer
+        let target = self.0.target().to_path_buf();
+        self.0
+            .writer()
             .write_all(bytes)
-            .map_err(IndexError::io(&self.target))
+            .map_err(IndexError::io(&target))
     }
 
     /// Flushes, syncs and renames the temporary file over the target.
     fn persist(self) -> Result<(), IndexError> {
-        let target = self.target;
-        let tmp = self.writer.into_inner().map_err(|e| IndexError::Io {
-            path: target.clone(),
-            source: e.into_error(),
-        })?;
-        tmp.as_file().sync_all().map_err(IndexError::io(&target))?;
-        tmp.persist(&target).map_err(|e| IndexError::Io {
-            path: target.clone(),
-            source: e.error,
-        })?;
-        Ok(())
+        let target = self.0.target().to_path_buf();
+        self.0.commit().map_err(IndexError::io(&target))
     }
 }
 

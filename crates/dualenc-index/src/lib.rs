@@ -57,3 +57,23 @@ pub struct Hit {
     /// Position in the result list, 1-based (1 = best), as in TRECVID run files.
     pub rank: usize,
 }
+
+impl Hit {
+    /// Numbers `(row, id, score)` triples that are already sorted best first with ranks 1,
+    /// 2, ..., so that ranks always agree with the order.
+    pub fn ranked<I>(sorted: I) -> Vec<Hit>
+    where
+        I: IntoIterator<Item = (usize, String, f32)>,
+    {
+        sorted
+            .into_iter()
+            .enumerate()
+            .map(|(position, (index, id, score))| Hit {
+                index,
+                id,
+                score,
+                rank: position + 1,
+            })
+            .collect()
+    }
+}

@@ -13,12 +13,10 @@ use std::path::{Path, PathBuf};
 use dualenc_data::{BigFileWriter, Collection};
 use dualenc_model::DualEncoding;
 
-use crate::encode::{
-    encode_collection_pairs_with, encode_videos_alone, EncodeOptions, VideoSource,
-};
+use dualenc_dataset::{load_pair_data, BigFileVideos, ModelVocab, VideoSource};
+
+use crate::encode::{encode_collection_pairs_with, encode_videos_alone, EncodeOptions};
 use crate::error::{InferError, Result};
-use crate::loader::{load_pair_data, BigFileVideos};
-use crate::vocab::ModelVocab;
 
 /// Where to write the embeddings; at least one of the two.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,221 +22,19 @@
 //! `T`, only the videos whose first caption lies in the batch are encoded, padded to that same
 //! `T` (identical results, up to float summation order, at a fraction of the cost).
 
+use dualenc_dataset::{
+    collate_captions, collate_videos, CaptionInput, CaptionSet, PairData, VideoBatch, VideoFrames,
+    VideoSource,
+};
 use dualenc_model::named::tensor_to_vec;
 use dualenc_model::triplet_loss::Measure;
 use dualenc_model::ModelBackend;
-use dualenc_model::{
-    collate_captions, collate_videos, CaptionInput, DualEncoding, PaddingMode, VideoBatch,
-    VideoFrames,
-};
+use dualenc_model::{DualEncoding, PaddingMode};
 
 use crate::error::{InferError, Result};
 
 /// The original's evaluation batch size.
 pub const DEFAULT_BATCH_SIZE: usize = 128;
-
-/// One caption ready for the network: RNN ids (with `<start>`/`<end>`) and a sparse
-/// bag-of-words (`(bow index, count)` pairs), so that a large collection stays small in memory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaptionTokens {
-    /// RNN-vocabulary ids including `<start>` and `<end>`.
-    pub ids: Vec<i64>,
-    /// Non-zero BoW entries `(index, count)`, indices increasing.
-    pub bow: Vec<(usize, f32)>,
-}
-
-impl CaptionTokens {
-    /// Keeps the non-zero entries of a dense BoW vector.
-    pub fn from_dense(ids: Vec<i64>, bow: &[f32]) -> Self {
-        let bow = bow
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c != 0.0)
-            .map(|(i, &c)| (i, c))
-            .collect();
-        Self { ids, bow }
-    }
-
-    /// The dense network input over a BoW vocabulary of `bow_dim` words.
-    pub fn to_input(&self, bow_dim: usize) -> Result<CaptionInput> {
-        let mut bow = vec![0.0f32; bow_dim];
-        for &(i, count) in &self.bow {
-            let slot = bow.get_mut(i).ok_or_else(|| {
-                InferError::Invalid(format!(
-                    "BoW index {i} is outside the BoW vocabulary of {bow_dim} words"
-                ))
-            })?;
-            *slot = count;
-        }
-        Ok(CaptionInput {
-            ids: self.ids.clone(),
-            bow,
-        })
-    }
-}
-
-/// Captions with their ids, in file order.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CaptionSet {
-    /// Caption ids (`VIDEO#enc#K`), in file order.
-    pub ids: Vec<String>,
-    /// The encoded captions, one per id.
-    pub tokens: Vec<CaptionTokens>,
-    /// Size of the BoW vocabulary.
-    pub bow_dim: usize,
-}
-
-impl CaptionSet {
-    /// Number of captions.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    /// True when there is no caption.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-
-    /// Dense network inputs of captions `range`.
-    fn inputs(&self, range: std::ops::Range<usize>) -> Result<Vec<CaptionInput>> {
-        self.tokens
-            .get(range.clone())
-            .ok_or_else(|| InferError::Invalid(format!("caption range {range:?} out of bounds")))?
-            .iter()
-            .map(|t| t.to_input(self.bow_dim))
-            .collect()
-    }
-}
-
-/// A list of videos whose frames are read on demand (a collection can be far larger than
-/// memory).
-pub trait VideoSource: Send + Sync {
-    /// Number of videos.
-    fn len(&self) -> usize;
-    /// True when there is no video.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Id of video `index`.
-    fn id(&self, index: usize) -> &str;
-    /// Number of frames of video `index` (without reading them).
-    fn frame_count(&self, index: usize) -> usize;
-    /// The frames of video `index`.
-    fn frames(&self, index: usize) -> Result<VideoFrames>;
-}
-
-/// Videos held in memory (tests, synthetic data, small validation sets).
-#[derive(Debug, Clone, Default)]
-pub struct InMemoryVideos {
-    ids: Vec<String>,
-    frames: Vec<VideoFrames>,
-}
-
-impl InMemoryVideos {
-    /// Pairs ids with frames; both lists must have the same length.
-    pub fn new(ids: Vec<String>, frames: Vec<VideoFrames>) -> Result<Self> {
-        if ids.len() != frames.len() {
-            return Err(InferError::Invalid(format!(
-                "{} video ids but {} frame lists",
-                ids.len(),
-                frames.len()
-            )));
-        }
-        Ok(Self { ids, frames })
-    }
-}
-
-impl VideoSource for InMemoryVideos {
-    fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    fn id(&self, index: usize) -> &str {
-        self.ids.get(index).map_or("", String::as_str)
-    }
-
-    fn frame_count(&self, index: usize) -> usize {
-        self.frames.get(index).map_or(0, VideoFrames::frames)
-    }
-
-    fn frames(&self, index: usize) -> Result<VideoFrames> {
-        self.frames
-            .get(index)
-            .cloned()
-            .ok_or_else(|| InferError::Invalid(format!("no video at index {index}")))
-    }
-}
-
-/// Caption-video pairs of a collection: captions in file order, each pointing at its video.
-pub struct PairData {
-    /// Captions in file order.
-    pub captions: CaptionSet,
-    /// For caption `i`, the index of its video in `videos`.
-    pub caption_video: Vec<usize>,
-    /// The distinct videos (usually in order of their first caption).
-    pub videos: Box<dyn VideoSource>,
-}
-
-impl std::fmt::Debug for PairData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PairData")
-            .field("captions", &self.captions.len())
-            .field("videos", &self.videos.len())
-            .finish()
-    }
-}
-
-impl PairData {
-    /// Checks that every caption points at a video and every video has a caption.
-    pub fn new(
-        captions: CaptionSet,
-        caption_video: Vec<usize>,
-        videos: Box<dyn VideoSource>,
-    ) -> Result<Self> {
-        if caption_video.len() != captions.len() || captions.tokens.len() != captions.len() {
-            return Err(InferError::Invalid(format!(
-                "{} caption ids, {} encoded captions and {} caption-video links",
-                captions.len(),
-                captions.tokens.len(),
-                caption_video.len()
-            )));
-        }
-        if let Some((i, &v)) = caption_video
-            .iter()
-            .enumerate()
-            .find(|(_, &v)| v >= videos.len())
-        {
-            return Err(InferError::Invalid(format!(
-                "caption {} points at video {v}, but there are {} videos",
-                captions.ids[i],
-                videos.len()
-            )));
-        }
-        let data = Self {
-            captions,
-            caption_video,
-            videos,
-        };
-        if let Some(v) = data.first_captions().iter().position(Option::is_none) {
-            return Err(InferError::Invalid(format!(
-                "video {} has no caption",
-                data.videos.id(v)
-            )));
-        }
-        Ok(data)
-    }
-
-    /// For each video, the index of its first caption.
-    pub fn first_captions(&self) -> Vec<Option<usize>> {
-        let mut first = vec![None; self.videos.len()];
-        for (i, &v) in self.caption_video.iter().enumerate() {
-            if let Some(slot @ None) = first.get_mut(v) {
-                *slot = Some(i);
-            }
-        }
-        first
-    }
-}
 
 /// Embeddings of a collection's videos and captions (row-major, `dim` columns).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -509,7 +307,7 @@ fn encode_video_rows<B: ModelBackend>(
     let frames = indices
         .iter()
         .map(|&v| videos.frames(v))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<dualenc_dataset::Result<Vec<_>>>()?;
     let refs: Vec<&VideoFrames> = frames.iter().collect();
     let batch = pad_steps(collate_videos(&refs, model.config().video_max_len)?, steps);
     Ok(tensor_to_vec(model.embed_video_batch(&batch, padding)?)?)
@@ -550,14 +348,6 @@ fn put_rows<R: AsRef<[f32]>>(out: &mut [f32], rows: &[(usize, R)], dim: usize) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sparse_bow_round_trips_and_rejects_out_of_range_indices() {
-        let tokens = CaptionTokens::from_dense(vec![1, 5, 2], &[0.0, 2.0, 0.0, 1.0]);
-        assert_eq!(tokens.bow, vec![(1, 2.0), (3, 1.0)]);
-        assert_eq!(tokens.to_input(4).unwrap().bow, vec![0.0, 2.0, 0.0, 1.0]);
-        assert!(tokens.to_input(3).is_err());
-    }
 
     #[test]
     fn padding_extends_frames_and_mask_with_zeros() {
@@ -602,20 +392,5 @@ mod tests {
         };
         // c - a = (-1, -1): nothing above a; c - b = (1, -2): 1 above b.
         assert_eq!(embs.errors(Measure::Order), vec![0.0, 1.0]);
-    }
-
-    #[test]
-    fn pair_data_rejects_videos_without_captions() {
-        let frames = VideoFrames::new(vec![0.0; 2], 2).unwrap();
-        let videos =
-            InMemoryVideos::new(vec!["v0".into(), "v1".into()], vec![frames.clone(), frames])
-                .unwrap();
-        let captions = CaptionSet {
-            ids: vec!["v0#enc#0".into()],
-            tokens: vec![CaptionTokens::from_dense(vec![1, 2], &[0.0])],
-            bow_dim: 1,
-        };
-        let err = PairData::new(captions, vec![0], Box::new(videos)).unwrap_err();
-        assert!(err.to_string().contains("video v1 has no caption"), "{err}");
     }
 }

@@ -9,20 +9,15 @@ pub enum InferError {
     /// A data file of the collection could not be read or parsed.
     #[error(transparent)]
     Data(#[from] dualenc_data::DataError),
+    /// A collection could not be read as the network sees it.
+    #[error(transparent)]
+    Dataset(#[from] dualenc_dataset::DatasetError),
     /// The network rejected its configuration, weights or a batch.
     #[error(transparent)]
     Model(#[from] dualenc_model::ModelError),
     /// A torch checkpoint could not be read.
     #[error(transparent)]
     Torch(#[from] dualenc_pickle::TorchError),
-    /// A vocabulary could not be loaded.
-    #[error("vocabulary {path}: {message}")]
-    Vocabulary {
-        /// The vocabulary file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
     /// The checkpoint reads but is not what a Dual Encoding checkpoint holds.
     #[error("{path}: not a Dual Encoding checkpoint: {message}")]
     Checkpoint {
@@ -30,34 +25,6 @@ pub enum InferError {
         path: PathBuf,
         /// What was expected and found.
         message: String,
-    },
-    /// A caption's video has no entry in video2frames.
-    #[error("caption {caption_id}: its video {video_id} has no frames in {source_file}")]
-    VideoWithoutFrames {
-        /// The caption id.
-        caption_id: String,
-        /// The video id derived from it.
-        video_id: String,
-        /// The video2frames file searched.
-        source_file: PathBuf,
-    },
-    /// A frame listed in video2frames is not a row of the BigFile.
-    #[error("video {video_id}: frame {frame_id} is not in the BigFile {bigfile}")]
-    MissingFrame {
-        /// The video id.
-        video_id: String,
-        /// The missing frame id.
-        frame_id: String,
-        /// The feature folder.
-        bigfile: PathBuf,
-    },
-    /// A video id asked for is not in video2frames.
-    #[error("video {video_id} is not in {source_file}")]
-    UnknownVideo {
-        /// The video id.
-        video_id: String,
-        /// The video2frames file searched.
-        source_file: PathBuf,
     },
     /// The inputs do not fit together (sizes, counts, options).
     #[error("{0}")]

@@ -21,7 +21,7 @@ use dualenc_pickle::{TensorData, TorchFile, TorchFormat, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::error::{InferError, Result};
-use crate::vocab::load_vocabulary;
+use dualenc_dataset::load_vocabulary;
 
 /// What an import produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,12 +234,15 @@ fn vocab_path(
         .iter()
         .find(|p| p.is_file())
         .cloned()
-        .ok_or_else(|| InferError::Vocabulary {
-            path: candidates[0].clone(),
-            message: format!(
-                "not found (nor {}); give the file with --{style}-vocab",
-                candidates[1].display()
-            ),
+        .ok_or_else(|| {
+            dualenc_dataset::DatasetError::Vocabulary {
+                path: candidates[0].clone(),
+                message: format!(
+                    "not found (nor {}); give the file with --{style}-vocab",
+                    candidates[1].display()
+                ),
+            }
+            .into()
         })
 }
 

@@ -4,8 +4,6 @@
 //! - [`encode`]: batching exactly as the original's tester, validation and predictor, plus a
 //!   batch-independent mode.
 //! - [`import`]: `model_best.pth.tar` (zip or legacy, CPU or CUDA) into our model folder.
-//! - [`loader`]: a collection (captions, BigFile, video2frames) read for encoding.
-//! - [`vocab`]: the vocabularies and the caption encoding.
 //! - [`session`]: a model folder loaded on a device; [`device`]: CPU or CUDA.
 //! - [`embed`]: a collection's embeddings written as BigFiles.
 //! - [`tester`]: metrics on a test collection; [`predictor`]: AVS runs and infAP.
@@ -15,26 +13,22 @@ pub mod embed;
 pub mod encode;
 pub mod error;
 pub mod import;
-pub mod loader;
 pub mod predictor;
 pub mod session;
 pub mod tester;
-pub mod vocab;
 
 pub use device::{resolve_device, run_on, BackendTask, DeviceChoice, ResolvedDevice};
 pub use embed::{embed_collection, EmbedOutputs, EmbedReport};
 pub use encode::{
     encode_captions_alone, encode_collection_pairs, encode_collection_pairs_with,
-    encode_collection_separately, encode_videos_alone, CaptionSet, CaptionTokens,
-    CollectionEmbeddings, EncodeOptions, InMemoryVideos, PairData, VideoSource, DEFAULT_BATCH_SIZE,
+    encode_collection_separately, encode_videos_alone, CollectionEmbeddings, EncodeOptions,
+    DEFAULT_BATCH_SIZE,
 };
 pub use error::{InferError, Result};
 pub use import::{import_checkpoint, ImportReport, VocabOverrides};
-pub use loader::{load_pair_data, BigFileVideos};
 pub use predictor::{predict, PredictOptions, QuerySetReport};
 pub use session::LoadedModel;
 pub use tester::{test_model, CaptionLayout, TestOptions, TestReport};
-pub use vocab::ModelVocab;
 
 /// The backend trait the generic functions take (re-exported so callers need no Burn dependency).
 pub use burn::tensor::backend::Backend;

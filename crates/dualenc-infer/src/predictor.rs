@@ -24,10 +24,10 @@ use dualenc_eval::avs::{self, ScoreFile, TopicScores, TrecOptions, XmlOptions};
 use dualenc_eval::infap::{evaluate, InfApReport, Qrels, Run};
 use dualenc_model::DualEncoding;
 
-use crate::encode::{encode_captions_alone, encode_videos_alone, EncodeOptions, VideoSource};
+use dualenc_dataset::{BigFileVideos, ModelVocab, VideoSource};
+
+use crate::encode::{encode_captions_alone, encode_videos_alone, EncodeOptions};
 use crate::error::{InferError, Result};
-use crate::loader::BigFileVideos;
-use crate::vocab::ModelVocab;
 
 /// Name of the ranking file the original writes.
 pub const SCORE_FILE: &str = "id.sent.score.txt";

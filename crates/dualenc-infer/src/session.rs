@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use dualenc_model::{DualEncoding, ModelDir, ModelMeta, RunConfig};
 
 use crate::error::{InferError, Result};
-use crate::vocab::ModelVocab;
+use dualenc_dataset::ModelVocab;
 
 /// A model ready to encode.
 #[derive(Debug)]

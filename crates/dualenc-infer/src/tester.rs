@@ -24,13 +24,12 @@ use dualenc_model::triplet_loss::Measure;
 use dualenc_model::DualEncoding;
 use serde::Serialize;
 
+use dualenc_dataset::{load_pair_data, ModelVocab, PairData};
+
 use crate::encode::{
-    encode_collection_pairs_with, encode_collection_separately, CollectionEmbeddings,
-    EncodeOptions, PairData,
+    encode_collection_pairs_with, encode_collection_separately, CollectionEmbeddings, EncodeOptions,
 };
 use crate::error::{InferError, Result};
-use crate::loader::load_pair_data;
-use crate::vocab::ModelVocab;
 
 /// Folder of the error matrix inside the results folder.
 pub const ERROR_MATRIX_DIR: &str = "pred_errors_matrix";
@@ -264,8 +263,7 @@ fn round(x: f64, digits: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{CaptionSet, CaptionTokens, InMemoryVideos};
-    use dualenc_model::VideoFrames;
+    use dualenc_dataset::{CaptionSet, CaptionTokens, InMemoryVideos, VideoFrames};
 
     fn pair_data(caption_video: Vec<usize>, n_videos: usize) -> PairData {
         let frames = VideoFrames::new(vec![0.0; 2], 2).unwrap();

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use dualenc_dataset::{CaptionSet, InMemoryVideos, PairData, VideoFrames};
 use dualenc_infer::tester::metrics_of;
 use dualenc_infer::{
     encode_collection_pairs, encode_collection_pairs_with, import_checkpoint, CaptionLayout,
-    CaptionSet, CollectionEmbeddings, EncodeOptions, InMemoryVideos, LoadedModel, PaddingMode,
-    PairData, VocabOverrides,
+    CollectionEmbeddings, EncodeOptions, LoadedModel, PaddingMode, VocabOverrides,
 };
-use dualenc_model::{CpuBackend, VideoFrames};
+use dualenc_model::CpuBackend;
 use dualenc_text::{TextStyle, Vocabulary};
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;

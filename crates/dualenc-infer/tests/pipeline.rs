@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use dualenc_data::{BigFile, BigFileWriter, Collection, Video2Frames};
-use dualenc_infer::loader::BigFileVideos;
+use dualenc_dataset::BigFileVideos;
+use dualenc_dataset::{load_pair_data, DatasetError};
 use dualenc_infer::{
-    embed_collection, encode_collection_pairs, encode_videos_alone, import_checkpoint,
-    load_pair_data, predict, test_model, CaptionLayout, EmbedOutputs, EncodeOptions, InferError,
-    LoadedModel, PredictOptions, TestOptions, VocabOverrides,
+    embed_collection, encode_collection_pairs, encode_videos_alone, import_checkpoint, predict,
+    test_model, CaptionLayout, EmbedOutputs, EncodeOptions, LoadedModel, PredictOptions,
+    TestOptions, VocabOverrides,
 };
 use dualenc_model::CpuBackend;
 use dualenc_text::{TextStyle, Vocabulary};
@@ -211,7 +212,7 @@ fn a_caption_whose_video_has_no_frames_is_named() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, InferError::VideoWithoutFrames { ref caption_id, .. } if caption_id == "ghost#enc#9")
+        matches!(err, DatasetError::VideoWithoutFrames { ref caption_id, .. } if caption_id == "ghost#enc#9")
     );
     assert!(err.to_string().contains("ghost#enc#9"), "{err}");
 }
@@ -334,8 +335,9 @@ fn embed_writes_bigfiles_of_videos_and_captions() {
 /// that batch's longest video; the original encodes one copy per caption. Both must agree.
 #[test]
 fn pair_encoding_equals_the_originals_one_copy_per_caption_batches() {
+    use dualenc_dataset::collate_pairs;
     use dualenc_model::named::tensor_to_vec;
-    use dualenc_model::{collate_pairs, PaddingMode};
+    use dualenc_model::PaddingMode;
     let tree = tree();
     let loaded = load(&tree);
     let coll = Collection::new(&tree.root, "tinytest");

@@ -42,6 +42,9 @@ pub enum ModelError {
     /// Input data for a batch is malformed (empty batch, ragged frames, bad ids...).
     #[error("invalid batch: {0}")]
     Batch(String),
+    /// Collating a batch failed.
+    #[error(transparent)]
+    Dataset(#[from] dualenc_dataset::DatasetError),
     /// Reading a tensor back from the backend failed.
     #[error("backend data error: {0}")]
     Backend(String),

@@ -3,19 +3,17 @@
 //! - [`gru`], [`conv`], [`mapping`]: the building blocks with PyTorch's parameter layout.
 //! - [`video_encoder`], [`text_encoder`], [`model`]: the two multi-level encoders and the
 //!   whole network, importable from / exportable to a PyTorch-named state dict.
-//! - [`batch`]: collation of raw videos and captions exactly as the original.
+//! - [`batch`]: host batches (`dualenc_dataset::collate`) checked and moved to a device.
 //! - [`triplet_loss`], [`optim`], [`train_step`]: loss, global-norm clipping, Adam, one step.
 //! - [`init`]: the original's initial distributions; [`model_dir`]: the on-disk format.
-//! - [`precision`]: f32 or bf16 (mixed precision) for the large matrix products.
-//! - [`speed`]: random inputs of chosen sizes and timed steps, for speed measurements.
 //!
-//! The network is generic over the Burn backend; training needs an autodiff backend such as
-//! `Autodiff<Flex>`.
+//! The network is generic over the Burn backend; its compute kernels (the GRU recurrence, the
+//! convolutions' window sums, the optimiser update, bf16 products) are `dualenc-kernels`'s
+//! custom operations. Training needs an autodiff backend such as `Autodiff<Flex>`.
 
 pub mod batch;
 pub mod config;
 pub mod conv;
-mod custom_op;
 pub mod encoder;
 pub mod error;
 pub mod gru;
@@ -25,18 +23,14 @@ pub mod model;
 pub mod model_dir;
 pub mod named;
 pub mod optim;
-pub mod precision;
-pub mod speed;
 pub mod text_encoder;
 pub mod train_step;
 pub mod triplet_loss;
 pub mod video_encoder;
 
-pub use batch::{
-    collate_captions, collate_pairs, collate_videos, CaptionInput, PairBatch, TextBatch,
-    VideoBatch, VideoFrames, VIDEO_MAX_LEN,
-};
 pub use config::{Concate, ModelConfig};
+/// Precision of the large matrix products (a setting of the running thread).
+pub use dualenc_kernels::Precision;
 pub use encoder::{EncoderTrace, PaddingMode};
 pub use error::{ModelError, Result};
 pub use mapping::Mode;
@@ -44,25 +38,16 @@ pub use model::{state_dict_specs, DualEncoding, PairTrace};
 pub use model_dir::{ModelDir, ModelMeta, RunConfig};
 pub use named::NamedTensor;
 pub use optim::{OptimConfig, Optimizer, OptimizerKind};
-pub use precision::Precision;
 pub use train_step::{train_step, StepReport};
 pub use triplet_loss::{triplet_loss, TripletLossConfig};
 
-/// The CPU backend used by default.
-pub type CpuBackend = burn::backend::Flex;
-/// The CPU backend with automatic differentiation, for training.
-pub type CpuAutodiffBackend = burn::backend::Autodiff<burn::backend::Flex>;
+pub use dualenc_kernels::{CpuAutodiffBackend, CpuBackend};
 
-pub use conv::ConvBackend;
-pub use gru::GruBackend;
-pub use optim::OptimBackend;
-pub use precision::MixedPrecisionBackend;
-
-/// A backend the network runs on: Burn's operations plus four custom operations, the GRU
-/// recurrence and the convolutions' window sums (fused on the CPU, one autodiff node each
-/// under `Autodiff`), the Adam update (one pass on the CPU) and the mixed-precision product.
-pub trait ModelBackend: GruBackend + ConvBackend + OptimBackend + MixedPrecisionBackend {}
-impl<B: GruBackend + ConvBackend + OptimBackend + MixedPrecisionBackend> ModelBackend for B {}
+/// A backend the network runs on: Burn's operations plus the kernels of `dualenc-kernels`
+/// (the GRU recurrence and the convolutions' window sums, fused on the CPU, one autodiff node
+/// each under `Autodiff`; the optimiser update; the mixed-precision product).
+pub trait ModelBackend: dualenc_kernels::KernelBackend {}
+impl<B: dualenc_kernels::KernelBackend> ModelBackend for B {}
 
 /// A backend the network trains on: autodiff over a [`ModelBackend`], whose inner backend
 /// runs validation.

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::named::{
     named_from_tensor, Init, NamedTensor, ParamMapper, ParamVisitor, TensorSource, TensorSpec,
 };
-use crate::precision::{self, MixedPrecisionBackend};
+use dualenc_kernels::precision::{self, MixedPrecisionBackend};
 
 /// BatchNorm1d epsilon (PyTorch default).
 pub const BN_EPS: f64 = 1e-5;

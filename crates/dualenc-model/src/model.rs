@@ -4,9 +4,7 @@ use crate::ModelBackend;
 use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::batch::{
-    collate_captions, collate_videos, CaptionInput, PairBatch, TextBatch, VideoBatch, VideoFrames,
-};
+use crate::batch::{check_captions, check_videos, text_input, video_input};
 use crate::config::ModelConfig;
 use crate::encoder::{EncoderTrace, PaddingMode};
 use crate::error::{ModelError, Result};
@@ -16,6 +14,9 @@ use crate::named::{
 };
 use crate::text_encoder::{text_specs, TextEncoder};
 use crate::video_encoder::{video_specs, VideoEncoder};
+use dualenc_dataset::{
+    collate_captions, collate_videos, CaptionInput, PairBatch, TextBatch, VideoBatch, VideoFrames,
+};
 
 /// The Dual Encoding network (`Dual_Encoding` of the original: `vid_encoding` +
 /// `text_encoding`).
@@ -131,14 +132,16 @@ impl<B: ModelBackend> DualEncoding<B> {
         mode: Mode,
         padding: PaddingMode,
     ) -> Result<PairTrace<B>> {
-        batch.video.check(&self.config)?;
-        batch.text.check(&self.config)?;
+        check_videos(&batch.video, &self.config)?;
+        check_captions(&batch.text, &self.config)?;
         let device = self.device();
         Ok(PairTrace {
             video: self
                 .video
-                .trace(batch.video.to_input(&device), mode, padding),
-            text: self.text.trace(batch.text.to_input(&device), mode, padding),
+                .trace(video_input(&batch.video, &device), mode, padding),
+            text: self
+                .text
+                .trace(text_input(&batch.text, &device), mode, padding),
         })
     }
 
@@ -148,8 +151,8 @@ impl<B: ModelBackend> DualEncoding<B> {
         batch: &VideoBatch,
         padding: PaddingMode,
     ) -> Result<Tensor<B, 2>> {
-        batch.check(&self.config)?;
-        let input = batch.to_input(&self.device());
+        check_videos(batch, &self.config)?;
+        let input = video_input(batch, &self.device());
         Ok(self.video.trace(input, Mode::Eval, padding).embedding)
     }
 
@@ -159,8 +162,8 @@ impl<B: ModelBackend> DualEncoding<B> {
         batch: &TextBatch,
         padding: PaddingMode,
     ) -> Result<Tensor<B, 2>> {
-        batch.check(&self.config)?;
-        let input = batch.to_input(&self.device());
+        check_captions(batch, &self.config)?;
+        let input = text_input(batch, &self.device());
         Ok(self.text.trace(input, Mode::Eval, padding).embedding)
     }
 

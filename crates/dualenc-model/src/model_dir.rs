@@ -26,7 +26,7 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// File holding [`ModelMeta`].
 pub const META_FILE: &str = "meta.json";
 /// Folder holding the vocabulary files.
-pub const VOCAB_DIR: &str = "vocab";
+pub use dualenc_dataset::VOCAB_DIR;
 /// Version of this folder layout.
 pub const FORMAT_VERSION: u32 = 1;
 

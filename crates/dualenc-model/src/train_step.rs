@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 
-use crate::batch::PairBatch;
 use crate::encoder::PaddingMode;
 use crate::error::{ModelError, Result};
 use crate::mapping::{BatchStats, Mode};
@@ -15,6 +14,7 @@ use crate::model::DualEncoding;
 use crate::named::tensor_to_vec;
 use crate::optim::{clip_global_norm, GradCollector, NamedGrad, Optimizer, OptimizerStep};
 use crate::triplet_loss::{triplet_loss, TripletLossConfig};
+use dualenc_dataset::PairBatch;
 
 /// Forward and backward pass of one batch, before any update.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ mod common;
 
 use burn::tensor::{Tensor, TensorData};
 use common::{assert_close, pair_batch, swap_last_two, Fixture};
-use dualenc_model::batch::{CaptionInput, PairBatch, VideoFrames};
+use dualenc_dataset::{CaptionInput, PairBatch, VideoFrames};
 use dualenc_model::named::tensor_to_vec;
 use dualenc_model::optim::{OptimState, Optimizer};
 use dualenc_model::train_step::{apply_gradients, compute_gradients};
@@ -480,7 +480,7 @@ fn training_steps_match_the_reference_reduced() {
 #[test]
 fn training_steps_match_the_reference_on_wgpu() {
     type Wgpu = burn::backend::Autodiff<burn::backend::wgpu::Wgpu>;
-    common::require_vulkan();
+    dualenc_testkit::require_vulkan();
     check_train::<Wgpu>("model_reduced");
     check_train::<Wgpu>("model_full");
 }

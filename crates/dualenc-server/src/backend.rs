@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use dualenc_index::Hit;
+
 /// A text-to-video search engine over one collection of videos.
 ///
 /// Implementations must be cheap to share across threads (`Send + Sync`): the service holds one
@@ -48,37 +50,6 @@ pub struct SearchOutcome {
     pub unknown_words: Vec<String>,
     /// The hits, ordered by rank (best first); at most `k`.
     pub results: Vec<Hit>,
-}
-
-/// One ranked video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Hit {
-    /// 1-based position in the ranking.
-    pub rank: usize,
-    /// The video id, as in the collection's video list.
-    pub id: String,
-    /// The similarity score (cosine for Dual Encoding); higher is better.
-    pub score: f32,
-}
-
-impl Hit {
-    /// Numbers `(id, score)` pairs that are already sorted best first with ranks 1, 2, ...
-    ///
-    /// A convenience for backends, so that ranks are always consistent with the order.
-    pub fn ranked<I>(sorted: I) -> Vec<Hit>
-    where
-        I: IntoIterator<Item = (String, f32)>,
-    {
-        sorted
-            .into_iter()
-            .enumerate()
-            .map(|(index, (id, score))| Hit {
-                rank: index + 1,
-                id,
-                score,
-            })
-            .collect()
-    }
 }
 
 /// Facts about a backend, shown by `/api/info` and on the web page.

@@ -8,61 +8,20 @@
 //!   (`--remote-debugging-pipe`: NUL-terminated JSON on file descriptors 3 and 4), types a
 //!   query key by key, presses Enter and reads the result list.
 //!
-//! Both skip, saying so, when `/usr/bin/chromium` is absent (install it with
-//! `apt-get install -y chromium`).
+//! Both need `/usr/bin/chromium` (`apt-get install -y chromium`): under CI they fail without
+//! it, elsewhere they skip with a line on stderr. The driver is `dualenc_testkit::chromium`.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::{BagOfWords, TestServer};
 use dualenc_server::ServerConfig;
-use serde_json::{json, Value};
-
-/// Where Debian installs Chromium.
-const CHROMIUM: &str = "/usr/bin/chromium";
+use dualenc_testkit::chromium::{self, Cdp};
+use serde_json::json;
 
 /// A real 4x3 JPEG, the thumbnail of `video0`.
 const THUMBNAIL: &[u8] = include_bytes!("data/red-4x3.jpg");
-
-/// Longest wait for any one browser step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Whether Chromium is installed; prints why the test is skipped when it is not.
-fn chromium_present(test: &str) -> bool {
-    let present = Path::new(CHROMIUM).exists();
-    if !present {
-        println!(
-            "SKIPPED {test}: {CHROMIUM} is absent (install it with: apt-get install -y chromium)"
-        );
-    }
-    present
-}
-
-/// Chromium's flags for a root, sandboxed, offline machine, with a fresh profile.
-fn chromium_flags(profile: &Path) -> Vec<String> {
-    [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--mute-audio",
-    ]
-    .iter()
-    .map(|flag| flag.to_string())
-    .chain([format!("--user-data-dir={}", profile.display())])
-    .collect()
-}
 
 /// Starts the toy server with a thumbnail for `video0`; the temp dir must outlive the server.
 async fn start_server() -> (tempfile::TempDir, TestServer) {
@@ -76,21 +35,6 @@ async fn start_server() -> (tempfile::TempDir, TestServer) {
     };
     let server = TestServer::start(Arc::new(BagOfWords::new()), config).await;
     (dir, server)
-}
-
-/// Waits for `child` at most `timeout`, killing it when it overruns.
-fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("poll chromium") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The `data-id`s of the result items, in document order.
@@ -115,29 +59,14 @@ fn paragraph_text(dom: &str, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_runs_the_query_from_the_url() {
-    if !chromium_present("page_runs_the_query_from_the_url") {
+    if !chromium::present("page_runs_the_query_from_the_url") {
         return;
     }
     let (_dir, server) = start_server().await;
     let url = server.url("/?q=a+zebra+dog+on+the+beach&k=4");
     let dom = tokio::task::spawn_blocking(move || {
         let profile = tempfile::tempdir().expect("profile dir");
-        let mut child = Command::new(CHROMIUM)
-            .args(chromium_flags(profile.path()))
-            .args(["--virtual-time-budget=10000", "--dump-dom", &url])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromium");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            let mut dom = String::new();
-            std::io::Read::read_to_string(&mut stdout, &mut dom).map(|_| dom)
-        });
-        let status = wait_or_kill(&mut child, STEP_TIMEOUT);
-        assert!(status.success(), "chromium exited with {status}");
-        reader.join().expect("reader thread").expect("DOM is UTF-8")
+        chromium::dump_dom(&url, 10_000, profile.path())
     })
     .await
     .expect("browser task");
@@ -170,160 +99,9 @@ async fn page_runs_the_query_from_the_url() {
     server.stop().await.expect("clean stop");
 }
 
-/// A DevTools-protocol connection to one Chromium over `--remote-debugging-pipe`.
-struct Cdp {
-    child: Child,
-    input: ChildStdin,
-    messages: Receiver<Value>,
-    next_id: u64,
-    session: Option<String>,
-}
-
-impl Cdp {
-    /// Starts Chromium with the pipe on file descriptors 3 (commands in) and 4 (answers out):
-    /// a shell moves our stdin/stdout pipes there before exec'ing the browser.
-    fn launch(profile: &Path) -> Cdp {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>/dev/null"#)
-            .arg(CHROMIUM)
-            .args(chromium_flags(profile))
-            .args(["--remote-debugging-pipe", "about:blank"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromium");
-        let input = child.stdin.take().expect("stdin");
-        let output = child.stdout.take().expect("stdout");
-        let (sender, messages) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(output);
-            let mut buffer = Vec::new();
-            while reader
-                .read_until(0, &mut buffer)
-                .map(|n| n > 0)
-                .unwrap_or(false)
-            {
-                if buffer.last() == Some(&0) {
-                    buffer.pop();
-                }
-                if let Ok(message) = serde_json::from_slice::<Value>(&buffer) {
-                    if sender.send(message).is_err() {
-                        break;
-                    }
-                }
-                buffer.clear();
-            }
-        });
-        Cdp {
-            child,
-            input,
-            messages,
-            next_id: 0,
-            session: None,
-        }
-    }
-
-    /// Sends a command (to the attached page, once there is one) and returns its result.
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut command = json!({"id": id, "method": method, "params": params});
-        if let Some(session) = &self.session {
-            command["sessionId"] = json!(session);
-        }
-        let mut bytes = serde_json::to_vec(&command).expect("serialise");
-        bytes.push(0);
-        self.input.write_all(&bytes).expect("send to chromium");
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = self
-                .messages
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no answer to {method}"));
-            if message["id"] == json!(id) {
-                assert!(message.get("error").is_none(), "{method} failed: {message}");
-                return message["result"].clone();
-            }
-        }
-    }
-
-    /// Opens a page and attaches to it; later calls go to that page.
-    fn open_page(&mut self) {
-        let target = self.call("Target.createTarget", json!({"url": "about:blank"}));
-        let session = self.call(
-            "Target.attachToTarget",
-            json!({"targetId": target["targetId"], "flatten": true}),
-        );
-        self.session = Some(
-            session["sessionId"]
-                .as_str()
-                .expect("session id")
-                .to_owned(),
-        );
-    }
-
-    /// Evaluates a JavaScript expression in the page and returns its value.
-    fn eval(&mut self, expression: &str) -> Value {
-        let answer = self.call(
-            "Runtime.evaluate",
-            json!({"expression": expression, "returnByValue": true}),
-        );
-        answer["result"]["value"].clone()
-    }
-
-    /// Polls `expression` until it is `true`.
-    fn wait_for(&mut self, expression: &str) {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        while self.eval(expression) != json!(true) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {expression}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Types `text` key by key, as a keyboard would.
-    fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            let key = c.to_string();
-            self.call(
-                "Input.dispatchKeyEvent",
-                json!({"type": "keyDown", "key": key, "text": key}),
-            );
-            self.call(
-                "Input.dispatchKeyEvent",
-                json!({"type": "keyUp", "key": key}),
-            );
-        }
-    }
-
-    /// Presses and releases Enter.
-    fn press_enter(&mut self) {
-        let enter = json!({"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13});
-        let mut down = enter.clone();
-        down["type"] = json!("keyDown");
-        down["text"] = json!("\r");
-        self.call("Input.dispatchKeyEvent", down);
-        let mut up = enter;
-        up["type"] = json!("keyUp");
-        self.call("Input.dispatchKeyEvent", up);
-    }
-
-    /// Closes the browser and waits for it to exit.
-    fn close(mut self) {
-        self.session = None;
-        self.call("Browser.close", json!({}));
-        wait_or_kill(&mut self.child, STEP_TIMEOUT);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_a_query_and_pressing_enter_searches() {
-    if !chromium_present("typing_a_query_and_pressing_enter_searches") {
+    if !chromium::present("typing_a_query_and_pressing_enter_searches") {
         return;
     }
     let (_dir, server) = start_server().await;

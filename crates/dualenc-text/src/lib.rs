@@ -14,11 +14,13 @@
 //! assert_eq!(enc.ids, [1, 4, 5, 4, 3, 2]); // <start> a dog a <unk> <end>
 //! ```
 
+pub mod build;
 pub mod encode;
 pub mod error;
 pub mod tokenize;
 pub mod vocab;
 
+pub use build::{build_vocabularies, vocabulary_files, VocabBuild};
 pub use encode::{bow_vector, rnn_ids, EncodedCaption, TextVocab};
 pub use error::TextError;
 pub use tokenize::{clean_str, vocab_tokens};

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use dualenc_data::{BigFile, Collection, WordVectors};
-use dualenc_infer::{load_pair_data, ModelVocab, PairData};
-use dualenc_text::{TextStyle, Vocabulary, WordCounter};
+use dualenc_dataset::{load_pair_data, ModelVocab, PairData};
+use dualenc_text::Vocabulary;
 
 use crate::error::{Result, TrainError};
 use crate::loader::check_training_data;
@@ -157,33 +157,4 @@ pub fn word_vectors(
         path.display()
     );
     Ok(rows)
-}
-
-/// Builds the training collection's vocabularies as `dualenc vocab` does (both styles,
-/// words counted at least `threshold` times): `word_vocab_T.json` and
-/// `word_vocab_counter_T.txt` under `TextData/vocabulary/{bow,rnn}/`. Returns the sizes
-/// `(bow, rnn)`.
-pub fn build_vocab(root: &Path, train: &str, threshold: u64) -> Result<(usize, usize)> {
-    let collection = Collection::new(root, train);
-    let captions = collection.caption_path();
-    let text_err = |path: &Path, e: dualenc_text::TextError| TrainError::Format {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let counter = WordCounter::from_caption_file(&captions).map_err(|e| text_err(&captions, e))?;
-    let mut sizes = [0usize; 2];
-    for (slot, style) in sizes.iter_mut().zip([TextStyle::Bow, TextStyle::Rnn]) {
-        let dir = collection.vocabulary_dir(style.as_str());
-        let vocab_path = dir.join(format!("word_vocab_{threshold}.json"));
-        let counter_path = dir.join(format!("word_vocab_counter_{threshold}.txt"));
-        let vocab = counter.vocabulary(style, threshold);
-        vocab
-            .save_json(&vocab_path)
-            .map_err(|e| text_err(&vocab_path, e))?;
-        counter
-            .write_counter_file(&counter_path, threshold)
-            .map_err(|e| text_err(&counter_path, e))?;
-        *slot = vocab.len();
-    }
-    Ok((sizes[0], sizes[1]))
 }

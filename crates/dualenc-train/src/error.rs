@@ -14,7 +14,10 @@ pub enum TrainError {
     /// The network refused a configuration, batch or file.
     #[error(transparent)]
     Model(#[from] dualenc_model::ModelError),
-    /// Reading or encoding a collection failed.
+    /// Reading a collection failed.
+    #[error(transparent)]
+    Dataset(#[from] dualenc_dataset::DatasetError),
+    /// Encoding or testing a collection failed.
     #[error(transparent)]
     Infer(#[from] dualenc_infer::InferError),
     /// Computing the validation metrics failed.

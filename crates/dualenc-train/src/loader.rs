@@ -10,8 +10,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use dualenc_infer::PairData;
-use dualenc_model::batch::{collate_pairs, CaptionInput, PairBatch, VideoFrames};
+use dualenc_dataset::{collate_pairs, CaptionInput, PairBatch, PairData, VideoFrames};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -193,7 +192,7 @@ impl Drop for BatchLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dualenc_infer::{CaptionSet, CaptionTokens, InMemoryVideos};
+    use dualenc_dataset::{CaptionSet, CaptionTokens, InMemoryVideos};
 
     #[test]
     fn last_lone_sample_joins_the_previous_batch() {

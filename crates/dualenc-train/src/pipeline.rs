@@ -1,20 +1,14 @@
-//! What the `train`, `all` and `demo` commands do, as library calls: read and check the
-//! collections, complete the network sizes from the data, train on the chosen device, test
-//! the best model, and search a collection with free text.
+//! What the `train` command does, as library calls: read and check the collections, complete
+//! the network sizes from the data, train on the chosen device, and test the best model.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use dualenc_data::collection::word2vec_dir;
-use dualenc_data::Collection;
-use dualenc_infer::encode::VideoSource;
 use dualenc_infer::tester::TestReport;
 use dualenc_infer::{
-    encode_videos_alone, test_model, BigFileVideos, DeviceChoice, EncodeOptions, LoadedModel,
-    ResolvedDevice, TestOptions,
+    test_model, DeviceChoice, EncodeOptions, LoadedModel, ResolvedDevice, TestOptions,
 };
-use dualenc_model::named::tensor_to_vec;
-use dualenc_model::{collate_captions, PaddingMode};
 /// The backend traits [`TrainTask::run`] and the inference calls are generic over
 /// (re-exported so that callers need no model dependency).
 pub use dualenc_model::{ModelBackend, TrainBackend};
@@ -23,7 +17,9 @@ use crate::data::{load_run_data, word_vectors, DataSpec};
 use crate::error::{Result, TrainError};
 use crate::loader::SampleOrder;
 use crate::trace::TraceWriter;
-use crate::trainer::{train, train_observed, RunOptions, TrainInputs, TrainSummary};
+use crate::trainer::{
+    train_observed, Observers, RunOptions, TrainInputs, TrainProgress, TrainSummary,
+};
 use crate::validate::PairValidator;
 use crate::TrainConfig;
 use dualenc_model::model_dir::read_safetensors;
@@ -81,10 +77,11 @@ pub struct TrainRequest {
     pub trace: Option<PathBuf>,
 }
 
-/// Reads and checks the data, then trains; see [`train`].
+/// Reads and checks the data, then trains (see [`crate::train`]), reporting to `progress`.
 pub fn run_training<B: TrainBackend>(
     request: &TrainRequest,
     device: &B::Device,
+    progress: &mut dyn TrainProgress,
 ) -> Result<TrainSummary> {
     let data = load_run_data(&request.data)?;
     let mut config = request.config.clone();
@@ -126,21 +123,22 @@ pub fn run_training<B: TrainBackend>(
             None => SampleOrder::Shuffled,
         },
     };
-    match &request.trace {
-        Some(path) => {
-            let mut trace = TraceWriter::new(path.clone());
-            let options = &request.options;
-            train_observed::<B, _>(
-                &config,
-                &inputs,
-                &mut validator,
-                options,
-                device,
-                &mut trace,
-            )
-        }
-        None => train::<B, _>(&config, &inputs, &mut validator, &request.options, device),
-    }
+    let mut trace = request.trace.clone().map(TraceWriter::new);
+    let mut observers = Observers {
+        progress,
+        other: trace
+            .as_mut()
+            .map(|t| t as &mut dyn crate::TrainObserver<B>),
+    };
+    let options = &request.options;
+    train_observed::<B, _>(
+        &config,
+        &inputs,
+        &mut validator,
+        options,
+        device,
+        &mut observers,
+    )
 }
 
 /// Reads a sample-order file: a JSON list with one list of caption indices per epoch.
@@ -194,64 +192,4 @@ pub fn run_test<B: ModelBackend>(
         &options,
         &mut |_| {},
     )?)
-}
-
-/// One video found by [`search`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    /// Video id.
-    pub video: String,
-    /// Cosine similarity to the query.
-    pub score: f32,
-}
-
-/// Ranks every video of `collection` for each query sentence with the model folder
-/// `model_dir`; returns the `top` best videos per query.
-pub fn search<B: ModelBackend>(
-    model_dir: &Path,
-    rootpath: &Path,
-    collection: &str,
-    queries: &[String],
-    top: usize,
-    device: &B::Device,
-) -> Result<Vec<Vec<Hit>>> {
-    let loaded = LoadedModel::<B>::load(model_dir, device)?;
-    let feature = loaded.feature_or(None)?;
-    let videos = BigFileVideos::open(&Collection::new(rootpath, collection), &feature, None)?;
-    let video_embs = encode_videos_alone(
-        &loaded.model,
-        &videos,
-        &EncodeOptions::default(),
-        &mut |_| {},
-    )?;
-    let bow_dim = loaded.vocab.bow_len();
-    let inputs = queries
-        .iter()
-        .map(|q| loaded.vocab.encode(q).to_input(bow_dim))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let refs: Vec<_> = inputs.iter().collect();
-    let (batch, perm) = collate_captions(&refs)?;
-    let rows = tensor_to_vec(loaded.model.embed_text_batch(&batch, PaddingMode::Batch)?)?;
-    let dim = loaded.model.config().embedding_dim().max(1);
-    let mut out = vec![Vec::new(); queries.len()];
-    for (query, &q) in rows.chunks_exact(dim).zip(&perm) {
-        let mut hits: Vec<Hit> = video_embs
-            .chunks_exact(dim)
-            .enumerate()
-            .map(|(v, emb)| Hit {
-                video: videos.id(v).to_string(),
-                score: emb.iter().zip(query).map(|(a, b)| a * b).sum(),
-            })
-            .collect();
-        hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.video.cmp(&b.video))
-        });
-        hits.truncate(top);
-        if let Some(slot) = out.get_mut(q) {
-            *slot = hits;
-        }
-    }
-    Ok(out)
 }

@@ -293,7 +293,7 @@ impl SeedStudy {
         let mut request = self.request.clone();
         request.config.seed = seed;
         request.options.out_dir = dir.clone();
-        let summary = run_training::<B>(&request, device)?;
+        let summary = run_training::<B>(&request, device, &mut crate::Quiet)?;
         let report = run_test::<B::InnerBackend>(
             &summary.model_best,
             &request.data.rootpath,

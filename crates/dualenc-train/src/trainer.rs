@@ -23,7 +23,6 @@ use serde::Serialize;
 use burn::module::AutodiffModule;
 use dualenc_model::model_dir::save_model_dir;
 use dualenc_model::{train_step, DualEncoding, ModelMeta, NamedTensor, Optimizer, RunConfig};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{self, SaveInputs, TrainerState, CHECKPOINT_VERSION};
 use crate::config::TrainConfig;
@@ -31,7 +30,7 @@ use crate::error::{Result, TrainError};
 use crate::history::{write_best, write_logs, EpochRecord, ValScores};
 use crate::loader::{check_training_data, BatchLoader, SampleOrder};
 use crate::schedule::Schedule;
-use dualenc_infer::PairData;
+use dualenc_dataset::PairData;
 
 /// Folder of the best model inside a run folder.
 pub const MODEL_BEST_DIR: &str = "model_best";
@@ -79,8 +78,13 @@ pub struct StepRecord {
     pub batch_size: usize,
 }
 
-/// Sees every training step and epoch of a run, e.g. to record a trace.
+/// Sees every training step and epoch of a run, with the network, e.g. to record a trace.
 pub trait TrainObserver<B: TrainBackend> {
+    /// Called before each epoch's first step with the number of batches to come.
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// Called after each step with the updated network (BatchNorm statistics included).
     fn step(&mut self, _record: &StepRecord, _model: &DualEncoding<B>) -> Result<()> {
         Ok(())
@@ -97,6 +101,56 @@ pub struct NoObserver;
 
 impl<B: TrainBackend> TrainObserver<B> for NoObserver {}
 
+/// What a user interface follows of a training run (progress bars, epoch lines): the
+/// observer's view without the network, so that it does not depend on the backend.
+pub trait TrainProgress {
+    /// An epoch of `batches` batches starts.
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
+    /// A step finished.
+    fn step(&mut self, _record: &StepRecord) {}
+    /// An epoch finished: its training, validation and the schedule's decision.
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+}
+
+/// Progress that shows nothing.
+pub struct Quiet;
+
+impl TrainProgress for Quiet {}
+
+/// Feeds a [`TrainProgress`] from a run, and another observer (a trace) beside it.
+pub struct Observers<'a, B: TrainBackend> {
+    /// The user interface.
+    pub progress: &'a mut dyn TrainProgress,
+    /// Another observer, if any.
+    pub other: Option<&'a mut dyn TrainObserver<B>>,
+}
+
+impl<B: TrainBackend> TrainObserver<B> for Observers<'_, B> {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) -> Result<()> {
+        self.progress.epoch_start(epoch, batches);
+        match &mut self.other {
+            Some(o) => o.epoch_start(epoch, batches),
+            None => Ok(()),
+        }
+    }
+
+    fn step(&mut self, record: &StepRecord, model: &DualEncoding<B>) -> Result<()> {
+        self.progress.step(record);
+        match &mut self.other {
+            Some(o) => o.step(record, model),
+            None => Ok(()),
+        }
+    }
+
+    fn epoch(&mut self, record: &EpochRecord, model: &DualEncoding<B>) -> Result<()> {
+        self.progress.epoch_end(record);
+        match &mut self.other {
+            Some(o) => o.epoch(record, model),
+            None => Ok(()),
+        }
+    }
+}
+
 /// How to run: where, whether to resume, and hooks.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -107,9 +161,6 @@ pub struct RunOptions {
     /// Stop (as if killed) after this many training batches of this call; for tests of
     /// interruption and resumption.
     pub stop_after_batches: Option<usize>,
-    /// Draw progress bars and print each epoch's summary line, both on stderr (stdout is kept
-    /// for results, e.g. `--json`).
-    pub progress: bool,
 }
 
 /// The outcome of a finished run.
@@ -191,11 +242,7 @@ where
             train_s,
             val_s,
         };
-        let line = epoch_line(&record, config.schedule.num_epochs);
-        tracing::info!("{line}");
-        if options.progress {
-            eprintln!("{line}");
-        }
+        tracing::info!("{}", epoch_line(&record, config.schedule.num_epochs));
         observer.epoch(&record, &session.model)?;
         session.state.history.push(record);
         save_epoch(&session, &run_config, inputs, options)?;
@@ -353,12 +400,11 @@ fn train_epoch<B: TrainBackend>(
         config.model.video_max_len,
         config.prefetch,
     );
-    let bar = progress_bar(options.progress, loader.batches(), epoch, config);
+    observer.epoch_start(epoch, loader.batches())?;
     let clock = Instant::now();
     let (mut steps, mut loss) = (0usize, EpochLoss::default());
     for batch in loader {
         if options.stop_after_batches == Some(session.batches_run) {
-            bar.abandon();
             return Err(TrainError::Interrupted {
                 epoch,
                 batches: steps,
@@ -382,10 +428,7 @@ fn train_epoch<B: TrainBackend>(
         observer.step(&record, &session.model)?;
         steps += 1;
         loss.add(report.loss, record.batch_size);
-        bar.set_message(format!("loss {:.3}", loss.mean()));
-        bar.inc(1);
     }
-    bar.finish_and_clear();
     Ok((steps, loss.mean(), clock.elapsed().as_secs_f64()))
 }
 
@@ -411,25 +454,6 @@ impl EpochLoss {
             self.weighted_sum / self.samples as f64
         }
     }
-}
-
-fn progress_bar(show: bool, len: usize, epoch: usize, config: &TrainConfig) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    if !show {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    let style = ProgressStyle::with_template(
-        "{prefix} [{bar:30}] {pos}/{len} batches {per_sec} eta {eta} {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix(format!(
-        "epoch {}/{}",
-        epoch + 1,
-        config.schedule.num_epochs
-    ));
-    bar
 }
 
 /// Saves the best model (when this epoch is the best), the checkpoint and the logs.

@@ -6,10 +6,9 @@
 //! whose videos have varying caption counts (MSVD) is encoded videos alone and captions
 //! alone and scored with the varied-count metrics, as the original does for `msvd*`.
 
+use dualenc_dataset::PairData;
 use dualenc_infer::tester::{caption_layout, metrics_of, CaptionLayout};
-use dualenc_infer::{
-    encode_collection_pairs, encode_collection_separately, EncodeOptions, PairData,
-};
+use dualenc_infer::{encode_collection_pairs, encode_collection_separately, EncodeOptions};
 use dualenc_model::triplet_loss::Measure;
 use dualenc_model::DualEncoding;
 use dualenc_model::ModelBackend;

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dualenc_infer::PairData;
+use dualenc_dataset::PairData;
 use dualenc_model::model_dir::read_safetensors;
 use dualenc_model::optim::OptimState;
 use dualenc_model::triplet_loss::Measure;
@@ -557,7 +557,6 @@ fn the_free_run_follows_the_original_closely_and_decides_as_it_does() {
         out_dir: dir.path().join("run"),
         resume: false,
         stop_after_batches: None,
-        progress: false,
     };
     let mut recorder = Recorder::default();
     train_observed::<B, _>(

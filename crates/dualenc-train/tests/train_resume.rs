@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use dualenc_data::Collection;
 use dualenc_model::{CpuAutodiffBackend, ModelConfig};
 use dualenc_synth::{generate, FrameRange, SplitSizes, SynthConfig};
-use dualenc_train::data::{build_vocab, load_run_data, DataSpec};
+use dualenc_train::data::{load_run_data, DataSpec};
 use dualenc_train::{
     train, EpochRecord, PairValidator, RunOptions, ScheduleConfig, TrainConfig, TrainError,
     TrainInputs,
@@ -42,7 +43,8 @@ fn make_collection(root: &Path) {
         overwrite: false,
     };
     generate(root, &cfg).unwrap();
-    build_vocab(root, "tinytrain", 1).unwrap();
+    dualenc_text::build_vocabularies(&Collection::new(root, "tinytrain"), 1, &mut |_, _| {})
+        .unwrap();
 }
 
 fn spec(root: &Path) -> DataSpec {
@@ -105,7 +107,6 @@ fn run(
         out_dir: out.to_path_buf(),
         resume,
         stop_after_batches: stop,
-        progress: false,
     };
     let summary = train::<CpuAutodiffBackend, _>(
         &config,

@@ -4,12 +4,9 @@
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use dualenc_infer::DeviceChoice;
-use dualenc_model::speed::{median, time_encoding, time_train_steps, BenchShape};
 use dualenc_model::ModelConfig;
-use dualenc_model::{Precision, TrainBackend};
-use dualenc_train::pipeline::{train_on, TrainTask};
-use serde::Serialize;
-use std::time::Duration;
+use dualenc_train::pipeline::train_on;
+use dualenc_train::speed::{BenchShape, SpeedPlan, SpeedReport, SpeedTask, SpeedWhat};
 
 use super::infer::{DeviceArg, PrecisionArg};
 
@@ -64,20 +61,6 @@ pub struct BenchArgs {
     json: bool,
 }
 
-/// The figures `dualenc bench` reports (`--json` prints this object).
-#[derive(Serialize, Debug, Default)]
-struct BenchReport {
-    device: String,
-    precision: String,
-    batch: usize,
-    frames: (usize, usize),
-    words: (usize, usize),
-    train_step_ms: Option<f64>,
-    videos_per_s: Option<f64>,
-    sentences_per_s: Option<f64>,
-    peak_host_memory_mb: Option<f64>,
-}
-
 fn parse_range(text: &str) -> Result<(usize, usize), String> {
     let parse = |s: &str| s.trim().parse::<usize>().map_err(|e| format!("'{s}': {e}"));
     match text.split_once(',') {
@@ -86,72 +69,30 @@ fn parse_range(text: &str) -> Result<(usize, usize), String> {
     }
 }
 
-struct BenchTask<'a> {
-    args: &'a BenchArgs,
-    config: ModelConfig,
-}
-
-impl TrainTask for BenchTask<'_> {
-    type Output = BenchReport;
-
-    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<BenchReport> {
-        let _precision = Precision::from(self.args.precision).scope();
-        let shape = BenchShape {
-            batch: self.args.batch,
-            frames: self.args.frames,
-            words: self.args.words,
-        };
-        let per_second = |t: Duration| shape.batch as f64 / t.as_secs_f64();
-        let mut report = BenchReport {
-            device: format!("{device:?}"),
-            precision: Precision::from(self.args.precision).to_string(),
-            batch: shape.batch,
-            frames: shape.frames,
-            words: shape.words,
-            ..BenchReport::default()
-        };
-        if self.args.what != BenchWhat::Train {
-            let (v, c) =
-                time_encoding::<B::InnerBackend>(&self.config, &shape, self.args.steps, &device)?;
-            report.videos_per_s = Some(per_second(median(&v)));
-            report.sentences_per_s = Some(per_second(median(&c)));
-        }
-        if self.args.what != BenchWhat::Encode {
-            let times = time_train_steps::<B>(
-                &self.config,
-                &shape,
-                self.args.warmup,
-                self.args.steps,
-                &device,
-            )?;
-            report.train_step_ms = Some(median(&times).as_secs_f64() * 1e3);
-        }
-        report.peak_host_memory_mb = peak_rss_mb();
-        Ok(report)
-    }
-}
-
-/// The process's peak resident memory (`VmHWM`), where the OS reports it.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 impl BenchCommand {
     /// Runs the benchmark and prints its figures.
     pub fn run(self) -> anyhow::Result<()> {
         let BenchCommand::Bench(args) = self;
         anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
-        let config = ModelConfig::default()
-            .resolve()
-            .context("the paper's configuration")?;
-        let task = BenchTask {
-            args: &args,
-            config,
+        let plan = SpeedPlan {
+            what: match args.what {
+                BenchWhat::Train => SpeedWhat::Train,
+                BenchWhat::Encode => SpeedWhat::Encode,
+                BenchWhat::All => SpeedWhat::All,
+            },
+            config: ModelConfig::default()
+                .resolve()
+                .context("the paper's configuration")?,
+            shape: BenchShape {
+                batch: args.batch,
+                frames: args.frames,
+                words: args.words,
+            },
+            warmup: args.warmup,
+            steps: args.steps,
+            precision: args.precision.into(),
         };
-        let report = train_on(DeviceChoice::from(args.device), task)?;
+        let report = train_on(DeviceChoice::from(args.device), SpeedTask(&plan))?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -161,7 +102,7 @@ impl BenchCommand {
     }
 }
 
-fn print_table(r: &BenchReport) {
+fn print_table(r: &SpeedReport) {
     let show = |v: Option<f64>, unit: &str| match v {
         Some(x) => format!("{x:.1} {unit}"),
         None => "-".to_string(),

@@ -1,14 +1,14 @@
 //! Dataset commands: `check`, `frame-info`, `txt2bin` and `combine-features` (the original's
 //! `do_format_check.sh`, `do_get_frameInfo.sh`, `txt2bin.py` and `do_combine_features.sh`).
 
-use crate::common::RootPath;
+use crate::common::{byte_bar, progress_bar, spinner, RootPath};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use dualenc_data::captions::{read_image_set, write_image_set};
 use dualenc_data::check::{check_collections, CheckReport, CollectionReport, Role};
-use dualenc_data::convert::{combine_bigfiles, text_to_bigfile};
-use dualenc_data::{BigFile, Collection, Video2Frames};
-use indicatif::{ProgressBar, ProgressStyle};
+use dualenc_data::convert::{
+    combine_bigfiles, text_to_bigfile, write_combined_image_set, ImageSetOutcome,
+};
+use dualenc_data::{write_frame_info, BigFile, Collection};
 use std::path::{Path, PathBuf};
 
 /// The dataset subcommands.
@@ -180,20 +180,14 @@ fn check_row(c: &CollectionReport) -> Vec<String> {
 /// `frame-info`: groups the BigFile's frame ids by video and writes both file forms.
 fn run_frame_info(args: FrameInfoArgs) -> Result<()> {
     let collection = Collection::new(&args.root.rootpath, args.collection);
-    let features = BigFile::open(collection.feature_dir(&args.feature))
-        .context("cannot read the collection's features")?;
-    let id_path = features.dir().join("id.txt");
-    let v2f = Video2Frames::from_frame_ids(features.ids().iter().map(String::as_str), &id_path)?;
-    let txt = collection.video2frames_path(&args.feature);
-    let json = collection.video2frames_json_path(&args.feature);
-    v2f.write_dict_literal(&txt)?;
-    v2f.write_json(&json)?;
-    let frames: usize = v2f.iter().map(|(_, f)| f.len()).sum();
+    let info = write_frame_info(&collection, &args.feature)
+        .context("cannot write the collection's frame info")?;
     println!(
-        "{} videos, {frames} frames -> {} and {}",
-        v2f.len(),
-        txt.display(),
-        json.display()
+        "{} videos, {} frames -> {} and {}",
+        info.videos,
+        info.frames,
+        info.txt.display(),
+        info.json.display()
     );
     Ok(())
 }
@@ -206,7 +200,7 @@ fn run_txt2bin(args: Txt2binArgs) -> Result<()> {
         .iter()
         .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
-    let bar = progress_bar(total, "{bar:40} {bytes}/{total_bytes} ({eta})");
+    let bar = byte_bar(total);
     let stats = text_to_bigfile(&args.inputs, &args.out, args.dim, |n| bar.inc(n))?;
     bar.finish_and_clear();
     if stats.duplicates > 0 {
@@ -251,7 +245,7 @@ fn run_combine(args: CombineArgs) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let rows: u64 = sources.iter().map(|s| s.len() as u64).sum();
-    let bar = progress_bar(rows, "{bar:40} {pos}/{len} rows ({eta})");
+    let bar = progress_bar(rows as usize, "rows");
     let stats = combine_bigfiles(&sources, &out, |n| bar.inc(n))?;
     bar.finish_and_clear();
     if stats.duplicates > 0 {
@@ -260,7 +254,12 @@ fn run_combine(args: CombineArgs) -> Result<()> {
             stats.duplicates
         );
     }
-    let image_set = write_target_image_set(&target, &args.subs, &sources, args.overwrite)?;
+    let image_set = match write_combined_image_set(&target, &args.subs, &sources, args.overwrite)? {
+        ImageSetOutcome::Kept(path) => format!("kept the existing image set {}", path.display()),
+        ImageSetOutcome::Written { path, videos } => {
+            format!("{videos} videos -> {}", path.display())
+        }
+    };
     print_table(
         &["collections", "written", "duplicates", "dim", "output"],
         &[vec![
@@ -275,43 +274,6 @@ fn run_combine(args: CombineArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the target's image set: the sources' image sets concatenated (a source without one
-/// contributes the videos of its frame ids), repeated videos once. An existing image set is
-/// kept unless `overwrite`. Returns a line saying what happened.
-fn write_target_image_set(
-    target: &Collection,
-    subs: &[String],
-    sources: &[BigFile],
-    overwrite: bool,
-) -> Result<String> {
-    let path = target.image_set_path();
-    if path.exists() && !overwrite {
-        return Ok(format!("kept the existing image set {}", path.display()));
-    }
-    let mut videos: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (sub, source) in subs.iter().zip(sources) {
-        for video in source_videos(&Collection::new(&target.root, sub.as_str()), source)? {
-            if seen.insert(video.clone()) {
-                videos.push(video);
-            }
-        }
-    }
-    write_image_set(&path, &videos)?;
-    Ok(format!("{} videos -> {}", videos.len(), path.display()))
-}
-
-/// A source collection's videos: its image set, or else the videos of its frame ids.
-fn source_videos(collection: &Collection, features: &BigFile) -> Result<Vec<String>> {
-    let set = collection.image_set_path();
-    if set.is_file() {
-        return Ok(read_image_set(&set)?);
-    }
-    let id_path = features.dir().join("id.txt");
-    let v2f = Video2Frames::from_frame_ids(features.ids().iter().map(String::as_str), &id_path)?;
-    Ok(v2f.iter().map(|(video, _)| video.to_owned()).collect())
-}
-
 /// Fails when `dir` already holds a BigFile and `overwrite` is off.
 fn refuse_existing(dir: &Path, overwrite: bool) -> Result<()> {
     let existing = dir.join("feature.bin");
@@ -322,22 +284,6 @@ fn refuse_existing(dir: &Path, overwrite: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// A progress bar on stderr (hidden when stderr is not a terminal).
-fn progress_bar(len: u64, template: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
-    }
-    bar
-}
-
-/// A spinner with a message, for steps of unknown length.
-fn spinner() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }
 
 /// Prints a left-aligned text table with a header rule.

@@ -2,7 +2,7 @@
 //! model folder), `embed` (a collection's embeddings as BigFiles), `test` (the original's
 //! tester.py metrics) and `predict` (TRECVID AVS runs and infAP, as predictor.py).
 
-use crate::common::RootPath;
+use crate::common::{counter, RootPath};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use dualenc_data::Collection;
@@ -15,7 +15,6 @@ use dualenc_model::triplet_loss::Measure;
 use dualenc_model::ModelBackend;
 
 use crate::commands::train::MeasureArg;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 /// The subcommands that use a trained model.
@@ -253,16 +252,6 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar counting encoded items.
-fn progress(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    let template = format!("{{spinner}} {what}: {{pos}} encoded ({{per_sec}}, {{elapsed}})");
-    if let Ok(style) = ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    bar
-}
-
 impl BackendTask for EmbedArgs {
     type Output = ();
 
@@ -274,7 +263,7 @@ impl BackendTask for EmbedArgs {
             videos: self.videos,
             captions: self.captions,
         };
-        let bar = progress(&self.collection);
+        let bar = counter(&format!("{} encoded", self.collection));
         let report = embed_collection(
             &loaded.model,
             &loaded.vocab,
@@ -313,7 +302,7 @@ impl BackendTask for TestArgs {
                 .measure
                 .map_or(loaded.config.loss.measure, Measure::from),
         };
-        let bar = progress(&self.collection);
+        let bar = counter(&format!("{} encoded", self.collection));
         let report = test_model(
             &loaded.model,
             &loaded.vocab,
@@ -364,7 +353,7 @@ impl BackendTask for PredictArgs {
             query_sets: self.query_sets.clone(),
             encode: self.run.encode_options(),
         };
-        let bar = progress(&self.collection);
+        let bar = counter(&format!("{} encoded", self.collection));
         let reports = predict(
             &loaded.model,
             &loaded.vocab,

@@ -93,7 +93,7 @@ pub fn run_seeds(args: SeedsArgs) -> Result<()> {
         out: out.clone(),
         resume: false,
     };
-    let mut template = request(
+    let template = request(
         root,
         (&args.train, &args.val),
         args.n_caption,
@@ -101,7 +101,6 @@ pub fn run_seeds(args: SeedsArgs) -> Result<()> {
         run,
         place,
     )?;
-    template.options.progress = false;
     let study = SeedStudy {
         request: template,
         test: args.test.clone(),

@@ -4,11 +4,10 @@
 //! the captions, opposite actions differ only in temporal order, and `--avs N` adds AVS
 //! topics with stratified qrels (see the `dualenc-synth` crate).
 
-use crate::common::RootPath;
+use crate::common::{progress_bar, RootPath};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use dualenc_synth::{generate_with_progress, FrameRange, SplitSizes, SynthConfig, SynthSummary};
-use indicatif::{ProgressBar, ProgressStyle};
 
 /// The synth subcommands.
 #[derive(Subcommand)]
@@ -85,12 +84,7 @@ fn run_synth(args: SynthArgs) -> Result<()> {
     let cfg = args.config();
     let root = &args.root.rootpath;
     tracing::info!(root = %root.display(), seed = cfg.seed, "generating synthetic collections");
-    let bar = ProgressBar::new(cfg.videos.total() as u64).with_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} videos ({elapsed})")
-            .context("progress bar template")?
-            .progress_chars("=> "),
-    );
-    bar.set_message("writing");
+    let bar = progress_bar(cfg.videos.total(), "videos written");
     let summary = generate_with_progress(root, &cfg, &mut |done, _| bar.set_position(done as u64))
         .with_context(|| format!("generating synthetic collections under {}", root.display()))?;
     bar.finish_and_clear();

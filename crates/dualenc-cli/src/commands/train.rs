@@ -8,22 +8,25 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use dualenc_data::{BigFile, Collection, Video2Frames};
-use dualenc_infer::tester::{metrics_table, TestReport};
+use dualenc_data::Collection;
+use dualenc_infer::tester::metrics_table;
 use dualenc_infer::DeviceChoice;
 use dualenc_model::config::parse_size_list;
 use dualenc_model::triplet_loss::{CostStyle, Direction, Measure};
 use dualenc_model::{Concate, ModelConfig, OptimConfig, OptimizerKind, TripletLossConfig};
-use dualenc_synth::{generate, FrameRange, SplitSizes, SynthConfig, SynthLabels};
-use dualenc_train::data::{build_vocab, vocab_path, DataSpec};
-use dualenc_train::pipeline::{
-    run_test, run_training, search, train_on, Hit, TrainRequest, TrainTask,
+use dualenc_train::all::{AllRequest, AllStep, AllTask};
+use dualenc_train::data::DataSpec;
+use dualenc_train::demo::{Demo, DemoStep, DemoTask};
+use dualenc_train::pipeline::{run_training, train_on, TrainRequest, TrainTask};
+use dualenc_train::trainer::epoch_line;
+use dualenc_train::{
+    EpochRecord, RunOptions, ScheduleConfig, StepRecord, TrainConfig, TrainProgress, TrainSummary,
+    ValMetric,
 };
-use dualenc_train::{RunOptions, ScheduleConfig, TrainConfig, TrainSummary, ValMetric};
 
 use crate::commands::infer::{DeviceArg, PrecisionArg};
 use crate::commands::seeds::{run_seeds, SeedsArgs};
-use crate::common::RootPath;
+use crate::common::{progress_bar, RootPath};
 
 /// The training subcommands.
 #[derive(Subcommand)]
@@ -419,59 +422,54 @@ pub struct SeedArg {
     seed: u64,
 }
 
-/// Trains a [`TrainRequest`] on the chosen device.
+/// Trains a [`TrainRequest`] on the chosen device, showing progress.
 struct TrainJob(TrainRequest);
 
 impl TrainTask for TrainJob {
     type Output = TrainSummary;
 
     fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<TrainSummary> {
-        run_training::<B>(&self.0, &device)
+        let mut progress = EpochProgress::new(self.0.config.schedule.num_epochs);
+        run_training::<B>(&self.0, &device, &mut progress)
     }
 }
 
-/// Tests a model folder on the chosen device (the inner, non-autodiff backend).
-struct TestJob<'a> {
-    model_dir: &'a Path,
-    rootpath: &'a Path,
-    test: &'a str,
-    n_caption: Option<usize>,
+/// Training progress on stderr (stdout is kept for results, e.g. `--json`): a bar per epoch
+/// and each epoch's summary line.
+pub(crate) struct EpochProgress {
+    num_epochs: usize,
+    bar: Option<indicatif::ProgressBar>,
 }
 
-impl TrainTask for TestJob<'_> {
-    type Output = TestReport;
-
-    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<TestReport> {
-        run_test::<B::InnerBackend>(
-            self.model_dir,
-            self.rootpath,
-            self.test,
-            self.n_caption,
-            &device,
-        )
+impl EpochProgress {
+    /// Progress of a run of at most `num_epochs` epochs.
+    pub(crate) fn new(num_epochs: usize) -> Self {
+        Self {
+            num_epochs,
+            bar: None,
+        }
     }
 }
 
-/// Free-text searches of a collection on the chosen device.
-struct SearchJob<'a> {
-    model_dir: &'a Path,
-    rootpath: &'a Path,
-    collection: &'a str,
-    queries: &'a [String],
-}
+impl TrainProgress for EpochProgress {
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        let bar = progress_bar(batches, "batches");
+        bar.set_prefix(format!("epoch {}/{}", epoch + 1, self.num_epochs));
+        self.bar = Some(bar);
+    }
 
-impl TrainTask for SearchJob<'_> {
-    type Output = Vec<Vec<Hit>>;
+    fn step(&mut self, record: &StepRecord) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("loss {:.3}", record.loss));
+            bar.inc(1);
+        }
+    }
 
-    fn run<B: TrainBackend>(self, device: B::Device) -> dualenc_train::Result<Vec<Vec<Hit>>> {
-        search::<B::InnerBackend>(
-            self.model_dir,
-            self.rootpath,
-            self.collection,
-            self.queries,
-            3,
-            &device,
-        )
+    fn epoch_end(&mut self, record: &EpochRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!("{}", epoch_line(record, self.num_epochs));
     }
 }
 
@@ -506,7 +504,6 @@ pub(crate) fn request(
             out_dir: place.out,
             resume: place.resume,
             stop_after_batches: None,
-            progress: true,
         },
         initial_weights: None,
         sample_order: None,
@@ -612,16 +609,6 @@ fn run_all(args: AllArgs) -> Result<()> {
     let root = &args.root.rootpath;
     let mut model = args.model.clone();
     model.vocab = format!("word_vocab_{}", args.threshold);
-    step_vocab(
-        root,
-        &args.train,
-        &model.vocab,
-        args.threshold,
-        args.overwrite,
-    )?;
-    for collection in [&args.train, &args.val, &args.test] {
-        step_frame_info(root, collection, &model.feature, args.overwrite)?;
-    }
     let run = RunName {
         concate: args.variant,
         seed: args.seed.seed,
@@ -630,38 +617,27 @@ fn run_all(args: AllArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| model.default_out(root, (&args.train, &args.val), run));
-    if args.overwrite {
-        remove_run(&out)?;
-    }
-    let model_best = out.join(dualenc_train::trainer::MODEL_BEST_DIR);
-    if out.join(dualenc_train::history::VAL_BEST_FILE).is_file() {
-        println!("[train] done already: {}", model_best.display());
-    } else {
-        let resume = dualenc_train::checkpoint::latest(&out)?.is_some();
-        println!(
-            "[train] {} {}",
-            if resume { "resuming" } else { "training" },
-            out.display()
-        );
-        let place = RunPlace { out, resume };
-        let req = request(
+    let place = RunPlace { out, resume: false };
+    let request = AllRequest {
+        train: request(
             root,
             (&args.train, &args.val),
             args.n_caption,
             &model,
             run,
             place,
-        )?;
-        print_summary(&train_on(DeviceChoice::from(model.device), TrainJob(req))?);
-    }
-    let job = TestJob {
-        model_dir: &model_best,
-        rootpath: root,
-        test: &args.test,
-        n_caption: args.n_caption,
+        )?,
+        test: args.test.clone(),
+        threshold: args.threshold,
+        overwrite: args.overwrite,
     };
-    let report = train_on(DeviceChoice::from(model.device), job)
-        .with_context(|| format!("testing {} on {}", model_best.display(), args.test))?;
+    let task = AllTask {
+        request: &request,
+        progress: &mut EpochProgress::new(model.num_epochs),
+        steps: &mut print_all_step,
+    };
+    let report = train_on(DeviceChoice::from(model.device), task)
+        .with_context(|| format!("all steps of {}", args.train))?;
     println!(
         "[test] {} ({} captions, {} videos)",
         args.test, report.captions, report.videos
@@ -670,185 +646,82 @@ fn run_all(args: AllArgs) -> Result<()> {
     Ok(())
 }
 
-fn step_vocab(root: &Path, train: &str, name: &str, threshold: u64, overwrite: bool) -> Result<()> {
-    let have = ["bow", "rnn"]
-        .iter()
-        .all(|style| vocab_path(root, train, style, name).is_ok());
-    if have && !overwrite {
-        println!("[vocab] {name} of {train} exists");
-        return Ok(());
-    }
-    let (bow, rnn) = build_vocab(root, train, threshold)?;
-    println!("[vocab] {train}: {bow} bow words, {rnn} rnn words (threshold {threshold})");
-    Ok(())
-}
-
-fn step_frame_info(root: &Path, name: &str, feature: &str, overwrite: bool) -> Result<()> {
-    let collection = Collection::new(root, name);
-    let path = collection.video2frames_path(feature);
-    let exists = path.is_file() || collection.video2frames_json_path(feature).is_file();
-    if exists && !overwrite {
-        println!("[frame info] {name} exists");
-        return Ok(());
-    }
-    let bigfile = BigFile::open(collection.feature_dir(feature))
-        .with_context(|| format!("frame info of {name}"))?;
-    let v2f = Video2Frames::from_frame_ids(
-        bigfile.ids().iter().map(String::as_str),
-        &bigfile.dir().join("id.txt"),
-    )?;
-    v2f.write_dict_literal(&path)?;
-    println!("[frame info] {name}: {} videos", v2f.len());
-    Ok(())
-}
-
-/// Sizes of the demo: the reference's synthetic collection and reduced network, or a tiny
-/// one with `--quick`.
-struct DemoPlan {
-    synth: SynthConfig,
-    model: ModelArgs,
-    threshold: u64,
-}
-
-fn demo_plan(args: &DemoArgs) -> DemoPlan {
-    let mut model = ModelArgs {
-        feature: "synfeat".into(),
-        concate: ConcateArg::Full,
-        dropout: 0.2,
-        vocab: String::new(),
-        word_dim: 32,
-        text_rnn_size: 64,
-        text_kernel_num: 32,
-        text_kernel_sizes: "2-3-4".into(),
-        visual_rnn_size: 64,
-        visual_kernel_num: 32,
-        visual_kernel_sizes: "2-3-4-5".into(),
-        text_mapping_layers: "0-256".into(),
-        visual_mapping_layers: "0-256".into(),
-        measure: MeasureArg::Cosine,
-        no_text_norm: false,
-        no_visual_norm: false,
-        margin: 0.2,
-        no_max_violation: false,
-        direction: DirectionArg::All,
-        cost_style: CostArg::Sum,
-        optimizer: OptimizerArg::Adam,
-        learning_rate: 1e-4,
-        lr_decay_rate: 0.99,
-        grad_clip: 2.0,
-        val_metric: ValMetricArg::Recall,
-        num_epochs: args.epochs,
-        batch_size: 128,
-        word2vec: None,
-        device: args.device,
-        precision: args.precision,
-    };
-    let mut synth = SynthConfig {
-        prefix: "demo".into(),
-        feature: "synfeat".into(),
-        videos: SplitSizes {
-            train: 600,
-            val: 100,
-            test: 200,
-        },
-        n_caption: 5,
-        dim: 64,
-        frames: FrameRange { min: 6, max: 24 },
-        seed: args.seed,
-        avs: 6,
-        overwrite: true,
-    };
-    let mut threshold = 5;
-    if args.quick {
-        synth.videos = SplitSizes {
-            train: 40,
-            val: 10,
-            test: 20,
-        };
-        synth.n_caption = 2;
-        synth.dim = 16;
-        synth.frames = FrameRange { min: 3, max: 8 };
-        synth.avs = 3;
-        (model.word_dim, model.text_rnn_size, model.visual_rnn_size) = (8, 8, 8);
-        (model.text_kernel_num, model.visual_kernel_num) = (4, 4);
-        model.text_mapping_layers = "0-32".into();
-        model.visual_mapping_layers = "0-32".into();
-        model.batch_size = 16;
-        threshold = 1;
-    }
-    model.vocab = format!("word_vocab_{threshold}");
-    DemoPlan {
-        synth,
-        model,
-        threshold,
+fn print_all_step(step: AllStep<'_>) {
+    match step {
+        AllStep::VocabKept { collection, name } => {
+            println!("[vocab] {name} of {collection} exists")
+        }
+        AllStep::VocabBuilt(v) => println!(
+            "[vocab] {}: {} bow words, {} rnn words (threshold {})",
+            v.collection, v.bow_size, v.rnn_size, v.threshold
+        ),
+        AllStep::FrameInfoKept(name) => println!("[frame info] {name} exists"),
+        AllStep::FrameInfoWritten(name, info) => {
+            println!("[frame info] {name}: {} videos", info.videos)
+        }
+        AllStep::TrainedBefore(model_best) => {
+            println!("[train] done already: {}", model_best.display())
+        }
+        AllStep::Training { resume, out } => println!(
+            "[train] {} {}",
+            if resume { "resuming" } else { "training" },
+            out.display()
+        ),
+        AllStep::Trained(summary) => print_summary(summary),
     }
 }
 
 fn run_demo(args: DemoArgs) -> Result<()> {
-    let plan = demo_plan(&args);
-    let root = args.dir.join("VisualSearch");
-    let (train, val, test) = ("demotrain", "demoval", "demotest");
-    let summary = generate(&root, &plan.synth).context("generating the synthetic collections")?;
-    println!(
-        "[data] synthetic collections in {} ({} collections, seed {})",
-        root.display(),
-        summary.collections.len(),
-        args.seed
+    let preset = if args.quick {
+        Demo::quick
+    } else {
+        Demo::standard
+    };
+    let demo = preset(
+        args.dir.clone(),
+        args.seed,
+        args.epochs,
+        args.precision.into(),
     );
-    let (bow, rnn) = build_vocab(&root, train, plan.threshold)?;
-    println!("[vocab] {bow} bow words, {rnn} rnn words");
-    let out = args.dir.join("run");
-    remove_run(&out)?;
-    let n_caption = Some(plan.synth.n_caption);
-    let place = RunPlace {
-        out: out.clone(),
-        resume: false,
+    let task = DemoTask {
+        demo: &demo,
+        progress: &mut EpochProgress::new(args.epochs),
+        steps: &mut print_demo_step,
     };
-    let run = RunName {
-        concate: ConcateArg::Full,
-        seed: args.seed,
-    };
-    let req = request(&root, (train, val), n_caption, &plan.model, run, place)?;
-    let device = DeviceChoice::from(args.device);
-    let trained = train_on(device, TrainJob(req))?;
-    print_summary(&trained);
-    let job = TestJob {
-        model_dir: &trained.model_best,
-        rootpath: &root,
-        test,
-        n_caption,
-    };
-    let report = train_on(device, job)?;
-    println!(
-        "\n[test] {test}: {} captions, {} videos",
-        report.captions, report.videos
-    );
-    print!("{}", metrics_table(&report.metrics));
-    demo_searches(&root, test, &trained.model_best, device)
+    train_on(DeviceChoice::from(args.device), task)?;
+    Ok(())
 }
 
-fn demo_searches(root: &Path, test: &str, model_dir: &Path, device: DeviceChoice) -> Result<()> {
-    let text_dir = Collection::new(root, test).dir().join("TextData");
-    let topics = dualenc_data::captions::read_topics(text_dir.join("demo.avs.txt"))?;
-    let labels = SynthLabels::read(&text_dir.join("demo.labels.json"))?;
-    let queries: Vec<String> = topics.iter().take(4).map(|t| t.query.clone()).collect();
-    if queries.is_empty() {
-        bail!("the synthetic test collection has no AVS topic to search for");
-    }
-    let job = SearchJob {
-        model_dir,
-        rootpath: root,
-        collection: test,
-        queries: &queries,
-    };
-    let hits = train_on(device, job)?;
-    println!("\nexample searches ({test}, top 3):");
-    for (query, found) in queries.iter().zip(&hits) {
-        println!("  \"{query}\"");
-        for hit in found {
-            let shows = labels.describe(&hit.video).unwrap_or_else(|| "?".into());
-            println!("    {:<14} {:>6.3}  shows: {shows}", hit.video, hit.score);
+fn print_demo_step(step: DemoStep<'_>) {
+    match step {
+        DemoStep::Data(data) => println!(
+            "[data] synthetic collections in {} ({} collections, seed {})",
+            data.root.display(),
+            data.collections.len(),
+            data.seed
+        ),
+        DemoStep::Vocab(v) => {
+            println!("[vocab] {} bow words, {} rnn words", v.bow_size, v.rnn_size)
+        }
+        DemoStep::Trained(summary) => print_summary(summary),
+        DemoStep::Tested(test, report) => {
+            println!(
+                "\n[test] {test}: {} captions, {} videos",
+                report.captions, report.videos
+            );
+            print!("{}", metrics_table(&report.metrics));
+        }
+        DemoStep::Searched(test, searches) => {
+            println!(
+                "\nexample searches ({test}, top {}):",
+                dualenc_train::demo::TOP
+            );
+            for search in searches {
+                println!("  \"{}\"", search.query);
+                for (hit, shows) in &search.hits {
+                    println!("    {:<14} {:>6.3}  shows: {shows}", hit.id, hit.score);
+                }
+            }
         }
     }
-    Ok(())
 }

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use dualenc_model::batch::{collate_pairs, CaptionInput, PairBatch, VideoFrames};
+use dualenc_dataset::{collate_pairs, CaptionInput, PairBatch, VideoFrames, VIDEO_MAX_LEN};
 use dualenc_model::model_dir::read_safetensors;
-use dualenc_model::{Concate, ModelConfig, NamedTensor, VIDEO_MAX_LEN};
+use dualenc_model::{Concate, ModelConfig, NamedTensor};
 
 /// Folder of one reference fixture set (`model_full` / `model_reduced`): under
 /// `$DUALENC_FIXTURES` when set (a test binary run on another machine, as
@@ -154,22 +154,6 @@ pub fn swap_last_two(data: &[f32], n: usize, p: usize, k: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Fails with a clear message when no Vulkan driver is installed, instead of wgpu's panic
-/// deep inside a device thread: the wgpu tests need one (Mesa's lavapipe where there is no
-/// GPU).
-pub fn require_vulkan() {
-    let icd_dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"];
-    let installed = std::env::var_os("VK_ICD_FILENAMES").is_some()
-        || icd_dirs
-            .iter()
-            .any(|dir| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()));
-    assert!(
-        installed,
-        "no Vulkan driver in {icd_dirs:?}: the wgpu tests run the GPU kernels on one; \
-         without a GPU install Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`)"
-    );
 }
 
 /// The fixture's videos and captions collated as a training batch, as the original does.

@@ -111,12 +111,13 @@ impl SearchBackend for BagOfWords {
             });
         }
         let query = counts(&known);
-        let mut scored: Vec<(String, f32)> = self
+        let mut scored: Vec<(usize, String, f32)> = self
             .videos
             .iter()
-            .map(|(id, words)| (id.clone(), cosine(&query, words)))
+            .enumerate()
+            .map(|(row, (id, words))| (row, id.clone(), cosine(&query, words)))
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        scored.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
         scored.truncate(k);
         Ok(SearchOutcome {
             unknown_words,

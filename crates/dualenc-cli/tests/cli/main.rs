@@ -1,0 +1,12 @@
+//! The `dualenc` program's tests, one binary (one link of the test executable): each module
+//! runs the binary on files it writes, as a user would, and checks outputs and exit codes.
+
+mod common;
+mod data;
+mod eval;
+mod infer;
+mod search;
+mod search_browser;
+mod synth;
+mod text;
+mod train;
