@@ -3,8 +3,8 @@
 # built on another (the GPU machine has no Rust toolchain or network). Build here:
 #
 #   CARGO_TARGET_DIR=target-cuda cargo build -p dualenc --features cuda
-#   CARGO_TARGET_DIR=target-cuda cargo test -p dualenc-model --features cuda --no-run \
-#       --test cubecl_kernels --test parity
+#   CARGO_TARGET_DIR=target-cuda cargo test -p dualenc-kernels -p dualenc-model --no-run \
+#       --features dualenc-kernels/cuda,dualenc-model/cuda --test cubecl_kernels --test parity
 #   mkdir -p target/gpu && cp target-cuda/debug/dualenc target-cuda/debug/deps/{cubecl_kernels,parity}-* target/gpu/
 #   strip target/gpu/*   # then carry target/gpu
 #

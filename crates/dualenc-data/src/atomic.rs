@@ -106,6 +106,41 @@ where
     pending.commit()
 }
 
+/// Writes the folder `dir` atomically: `fill` writes the content into a new temporary folder
+/// beside it, which then replaces `dir` (an existing `dir` is moved aside first and removed
+/// only once the new one is in place, so a reader sees the old folder or the new one). `io`
+/// turns an I/O error on a path into the caller's error.
+pub fn write_dir_atomic<E, F>(
+    dir: &Path,
+    fill: F,
+    io: impl Fn(&Path, io::Error) -> E,
+) -> Result<(), E>
+where
+    F: FnOnce(&Path) -> Result<(), E>,
+{
+    let parent = parent_dir(dir);
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempdir_in(parent)
+        .map_err(|e| io(parent, e))?;
+    fill(tmp.path())?;
+    let tmp = tmp.keep();
+    let old = dir.exists().then(|| {
+        let mut name = dir.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".old-{}", std::process::id()));
+        dir.with_file_name(name)
+    });
+    if let Some(old) = &old {
+        std::fs::rename(dir, old).map_err(|e| io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
+    if let Some(old) = old {
+        std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(path, |w| w.write_all(bytes))
@@ -127,6 +162,26 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
+    }
+
+    #[test]
+    fn folders_are_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("model");
+        let io = |_: &Path, e: io::Error| e;
+        write_dir_atomic(&target, |d| std::fs::write(d.join("a"), b"1"), io).unwrap();
+        write_dir_atomic(&target, |d| std::fs::write(d.join("b"), b"2"), io).unwrap();
+        assert!(!target.join("a").exists());
+        assert_eq!(std::fs::read(target.join("b")).unwrap(), b"2");
+        let failed = write_dir_atomic(&target, |_| Err(io::Error::other("interrupted")), io);
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read(target.join("b")).unwrap(),
+            b"2",
+            "the old folder stays"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary folder is left");
     }
 
     #[test]

@@ -186,7 +186,7 @@ impl BigFile {
     /// `T = min(max_frames, longest video)`. `out` is resized to `B x T x D` (its old
     /// content is overwritten, so a buffer can be reused across batches). Returns `T`.
     ///
-    /// This is the training/encoding input of the video side (SPEC §3: the first 64 frames,
+    /// This is the training/encoding input of the video side (docs/training.md, "The network": the first 64 frames,
     /// zero-padded to the longest).
     pub fn gather_padded<S>(
         &self,

@@ -1,4 +1,4 @@
-//! Standard paths of a collection under a VisualSearch root (SPEC §1).
+//! Standard paths of a collection under a VisualSearch root (docs/data.md, "Data layout").
 
 use std::path::{Path, PathBuf};
 

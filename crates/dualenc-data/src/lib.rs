@@ -1,5 +1,5 @@
 //! The VisualSearch data layout: BigFile frame features, video2frames, caption files,
-//! image sets, AVS topics and word vectors (SPEC §1). No deep learning here.
+//! image sets, AVS topics and word vectors (docs/data.md, "Data layout"). No deep learning here.
 //!
 //! Every reader returns a [`DataError`] that names the file and the line, id or byte
 //! where things went wrong; every writer goes through [`atomic`] (temporary file + rename).

@@ -1,4 +1,4 @@
-//! Pre-trained word vectors, used to initialise the word embedding (SPEC §2).
+//! Pre-trained word vectors, used to initialise the word embedding (docs/data.md, "Vocabularies").
 //!
 //! Three on-disk forms are read:
 //! - a BigFile folder whose ids are words (the original's `word2vec/flickr/vec500flickr30m`);

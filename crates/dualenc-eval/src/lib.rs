@@ -1,4 +1,4 @@
-//! Evaluation for Dual Encoding (SPEC §5), with no dependency on the network.
+//! Evaluation for Dual Encoding (docs/evaluation.md), with no dependency on the network.
 //!
 //! - [`metrics`]: text-to-video and video-to-text R@K, MedR, MeanR and mAP from a caption x
 //!   video error (or score) matrix, as the original `evaluation.py` computes them, with a

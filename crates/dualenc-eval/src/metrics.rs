@@ -30,7 +30,7 @@
 //! 2 idle cores (`cargo bench -p dualenc-eval`), against 72 s for the original.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Errors of the metric functions: shapes or ids that do not fit together.
@@ -215,7 +215,7 @@ impl<'a, T: MatrixValue> CaptionVideoMatrix<'a, T> {
 
 /// One direction's metrics: recalls in percent, MedR and MeanR as the convention defines
 /// them, and mean average precision in [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DirectionMetrics {
     /// Percentage of queries whose first relevant item is in the top 1.
     pub r1: f64,
@@ -239,7 +239,7 @@ impl DirectionMetrics {
 }
 
 /// Both directions and the sum of the six recalls (the validation criterion of training).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RetrievalMetrics {
     /// Text-to-video (one query per caption).
     pub t2v: DirectionMetrics,
@@ -348,7 +348,7 @@ pub fn video_of_caption(caption_id: &str) -> &str {
 }
 
 /// Each caption's video column, matching [`video_of_caption`] against `video_ids`; when that
-/// fails, the id with a trailing `.jpg` / `.mp4` removed is tried (SPEC §1).
+/// fails, the id with a trailing `.jpg` / `.mp4` removed is tried (docs/data.md, "Data layout").
 pub fn caption_video_indices<C: AsRef<str>, V: AsRef<str>>(
     caption_ids: &[C],
     video_ids: &[V],

@@ -31,7 +31,7 @@
 //! - `model` is a reference to the model that encoded the videos (a path or a name, as given
 //!   by the writer); every collection of an index must come from the same model, since
 //!   embeddings of different models are not comparable. `encoding` (optional, free text) tells
-//!   how the videos were batched (see SPEC "batch dependence").
+//!   how the videos were batched (docs/training.md, "The network": batch dependence).
 //! - Rows of the collections follow one another in `collections` order; ids are unique over
 //!   the whole index.
 //! - Embeddings are expected L2-normalised: scores are dot products, i.e. cosines.

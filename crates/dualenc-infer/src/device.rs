@@ -7,6 +7,7 @@ use crate::error::{InferError, Result};
 
 /// The device a command runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum DeviceChoice {
     /// CUDA when built with it, else the CPU.
     #[default]

@@ -1,7 +1,7 @@
 //! Encoding a collection with a trained network, batched exactly as the original does it.
 //!
-//! An embedding in the original depends on the batch it is computed in (SPEC §3 "Batch
-//! dependence"): the video biGRU runs through the batch's padding and CNN windows over padding
+//! An embedding in the original depends on the batch it is computed in (docs/training.md, "The
+//! network": batch dependence): the video biGRU runs through the batch's padding and CNN windows over padding
 //! take part in the max-pool. To reproduce its numbers:
 //!
 //! - [`encode_collection_pairs`] follows `evaluation.encode_data` (the tester and the trainer's

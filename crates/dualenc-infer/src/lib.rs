@@ -1,4 +1,4 @@
-//! Using a trained Dual Encoding model (SPEC §5-6): importing the authors' checkpoints,
+//! Using a trained Dual Encoding model (docs/evaluation.md): importing the authors' checkpoints,
 //! embedding a collection, testing (tester.py) and AVS prediction (predictor.py).
 //!
 //! - [`encode`]: batching exactly as the original's tester, validation and predictor, plus a

@@ -141,16 +141,17 @@ pub fn test_model<B: ModelBackend>(
         data.captions.len(),
         data.videos.len()
     );
-    let embs = match layout {
-        CaptionLayout::Fixed(_) => {
-            encode_collection_pairs_with(model, &data, &options.encode, progress)?
-        }
-        CaptionLayout::Varied => {
-            encode_collection_separately(model, &data, &options.encode, progress)?
-        }
-    };
-    let errors = embs.errors(options.measure);
-    let metrics = metrics_of(&embs, &errors, layout)?;
+    let Evaluation {
+        embs,
+        errors,
+        metrics,
+    } = evaluate(
+        model,
+        &data,
+        layout,
+        (&options.encode, options.measure),
+        progress,
+    )?;
     let out_dir = model_dir.join("results").join(&options.collection);
     write_metrics(&out_dir.join(METRICS_FILE), &metrics)?;
     write_error_matrix(&out_dir.join(ERROR_MATRIX_DIR), &embs, &errors)?;
@@ -160,6 +161,41 @@ pub fn test_model<B: ModelBackend>(
         videos: embs.video_ids.len(),
         captions: embs.caption_ids.len(),
         out_dir,
+    })
+}
+
+/// A collection's embeddings under a model, their error matrix and the metrics.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The embeddings, batched as the original's tester and validation.
+    pub embs: CollectionEmbeddings,
+    /// Captions x videos, smaller is closer (see [`CollectionEmbeddings::errors`]).
+    pub errors: Vec<f64>,
+    /// Both directions' metrics.
+    pub metrics: RetrievalMetrics,
+}
+
+/// Evaluates `model` on `data` as the original's tester and validation do: caption-video
+/// pairs for a fixed caption count, videos and captions apart for varied counts (MSVD),
+/// batched by `encode`, the error matrix of `measure`, and the metrics of `layout`. The one
+/// evaluation behind `dualenc test` and the trainer's validation.
+pub fn evaluate<B: ModelBackend>(
+    model: &DualEncoding<B>,
+    data: &PairData,
+    layout: CaptionLayout,
+    (encode, measure): (&EncodeOptions, Measure),
+    progress: &mut dyn FnMut(usize),
+) -> Result<Evaluation> {
+    let embs = match layout {
+        CaptionLayout::Fixed(_) => encode_collection_pairs_with(model, data, encode, progress)?,
+        CaptionLayout::Varied => encode_collection_separately(model, data, encode, progress)?,
+    };
+    let errors = embs.errors(measure);
+    let metrics = metrics_of(&embs, &errors, layout)?;
+    Ok(Evaluation {
+        embs,
+        errors,
+        metrics,
     })
 }
 

@@ -12,7 +12,6 @@ use dualenc_infer::{
     TestOptions, VocabOverrides,
 };
 use dualenc_model::CpuBackend;
-use dualenc_text::{TextStyle, Vocabulary};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/reference");
 
@@ -69,16 +68,7 @@ fn collection(root: &Path, name: &str, frames: &[usize], captions: &[(usize, usi
 fn tree() -> Tree {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("VisualSearch");
-    for (style, kind) in [("bow", TextStyle::Bow), ("rnn", TextStyle::Rnn)] {
-        let text =
-            std::fs::read_to_string(format!("{FIXTURES}/model_full/vocab_{style}.txt")).unwrap();
-        let out = root.join(format!("tinytrain/TextData/vocabulary/{style}"));
-        std::fs::create_dir_all(&out).unwrap();
-        Vocabulary::from_words(kind, text.lines().map(str::to_string).collect())
-            .unwrap()
-            .save_json(out.join("word_vocab_1.json"))
-            .unwrap();
-    }
+    dualenc_testkit::write_reference_vocabularies(&root, "tinytrain");
     let model = tmp.path().join("model");
     import_checkpoint(
         Path::new(&format!("{FIXTURES}/model_full/checkpoint.pth")),

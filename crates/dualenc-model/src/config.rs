@@ -10,6 +10,7 @@ use crate::error::{ModelError, Result};
 /// Which levels enter the common-space mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Concate {
     /// Levels 2, 3 and 1, in that order (`[level2, level3, level1]`).
     #[default]

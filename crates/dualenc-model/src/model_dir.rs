@@ -131,23 +131,20 @@ pub fn save_model_dir<B: Backend>(
             "the run configuration's model section differs from the network's".into(),
         ));
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| io_err(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".dualenc-model-")
-        .tempdir_in(&parent)
-        .map_err(|e| io_err(&parent, e))?;
-    write_json(&tmp.path().join(CONFIG_FILE), config)?;
-    write_json(&tmp.path().join(META_FILE), meta)?;
-    write_safetensors(&tmp.path().join(WEIGHTS_FILE), &model.to_named_tensors()?)?;
-    for (name, bytes) in vocab_files {
-        let path = vocab_file_path(tmp.path(), name)?;
-        write_bytes(&path, bytes)?;
-    }
-    replace_dir(tmp.keep(), dir)
+    dualenc_data::atomic::write_dir_atomic(
+        dir,
+        |tmp| {
+            write_json(&tmp.join(CONFIG_FILE), config)?;
+            write_json(&tmp.join(META_FILE), meta)?;
+            write_safetensors(&tmp.join(WEIGHTS_FILE), &model.to_named_tensors()?)?;
+            for (name, bytes) in vocab_files {
+                let path = vocab_file_path(tmp, name)?;
+                write_bytes(&path, bytes)?;
+            }
+            Ok(())
+        },
+        io_err,
+    )
 }
 
 fn vocab_file_path(root: &Path, name: &str) -> Result<PathBuf> {
@@ -160,24 +157,6 @@ fn vocab_file_path(root: &Path, name: &str) -> Result<PathBuf> {
         )));
     }
     Ok(root.join(VOCAB_DIR).join(name))
-}
-
-/// Moves the finished folder `tmp` to `dir`; an existing `dir` is moved aside first and
-/// removed only once the new folder is in place.
-fn replace_dir(tmp: PathBuf, dir: &Path) -> Result<()> {
-    let old = dir.exists().then(|| {
-        let mut name = dir.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".old-{}", std::process::id()));
-        dir.with_file_name(name)
-    });
-    if let Some(old) = &old {
-        std::fs::rename(dir, old).map_err(|e| io_err(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| io_err(dir, e))?;
-    if let Some(old) = old {
-        std::fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
-    }
-    Ok(())
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> ModelError {

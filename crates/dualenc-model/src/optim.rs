@@ -27,6 +27,7 @@ use dualenc_kernels::custom_op::{float, primitive};
 /// Which optimiser updates the parameters (the original's `--optimizer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum OptimizerKind {
     /// Adam (the paper's choice and the original's default).
     #[default]

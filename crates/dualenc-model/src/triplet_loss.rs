@@ -12,21 +12,25 @@ use serde::{Deserialize, Serialize};
 /// Which retrieval directions contribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Direction {
     /// Both directions.
     #[default]
     All,
     /// Text-to-video only (the original's `t2i`: captions as queries).
     #[serde(alias = "t2i")]
+    #[cfg_attr(feature = "clap", value(alias = "t2i"))]
     T2v,
     /// Video-to-text only (the original's `i2t`: videos as queries).
     #[serde(alias = "i2t")]
+    #[cfg_attr(feature = "clap", value(alias = "i2t"))]
     V2t,
 }
 
 /// How per-query costs are reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum CostStyle {
     /// Sum over the batch.
     #[default]
@@ -38,6 +42,7 @@ pub enum CostStyle {
 /// Similarity of a video and a caption embedding (the original's `--measure`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Measure {
     /// Dot product of (normalised) embeddings.
     #[default]

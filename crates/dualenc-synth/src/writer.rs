@@ -1,4 +1,4 @@
-//! Lays a generated data set out as VisualSearch collections (SPEC §1).
+//! Lays a generated data set out as VisualSearch collections (docs/data.md, "Data layout").
 //!
 //! Per collection `C` (`{prefix}train`, `{prefix}val`, `{prefix}test`):
 //! `C/FeatureData/FEAT/{feature.bin,shape.txt,id.txt,video2frames.txt}`,

@@ -6,11 +6,36 @@
 //!   `println!`/`eprintln!` of passing tests, which would hide the skip).
 //! - [`chromium`]: headless Chromium, for the web page's tests: a one-shot DOM dump and a
 //!   DevTools-protocol session over a pipe.
+//! - [`write_reference_vocabularies`]: the reference model's vocabularies as a collection's,
+//!   for the tests that import its checkpoint.
 
 pub mod chromium;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use dualenc_text::{TextStyle, Vocabulary};
+
+/// The repository's `fixtures/` folder.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures"))
+}
+
+/// Writes the vocabularies of the reference model fixture (`fixtures/reference/model_full`)
+/// as collection `collection`'s `word_vocab_1.json` (bow and rnn) under `root`, so that the
+/// fixture's checkpoint imports against them.
+pub fn write_reference_vocabularies(root: &Path, collection: &str) {
+    for (style, kind) in [("bow", TextStyle::Bow), ("rnn", TextStyle::Rnn)] {
+        let path = fixtures_dir().join(format!("reference/model_full/vocab_{style}.txt"));
+        let text = std::fs::read_to_string(&path).expect("reference vocabulary fixture");
+        let out = root.join(format!("{collection}/TextData/vocabulary/{style}"));
+        std::fs::create_dir_all(&out).expect("vocabulary folder");
+        Vocabulary::from_words(kind, text.lines().map(str::to_string).collect())
+            .expect("reference vocabulary")
+            .save_json(out.join("word_vocab_1.json"))
+            .expect("write the vocabulary");
+    }
+}
 
 /// Whether the test `test` can run: `true` when `path` exists. When it does not: under CI the
 /// test panics (a test that needs a tool must not pass by skipping there); elsewhere it

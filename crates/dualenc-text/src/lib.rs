@@ -1,4 +1,4 @@
-//! Text processing as the original Dual Encoding code does it (SPEC §2): the `clean_str`
+//! Text processing as the original Dual Encoding code does it (docs/data.md, "Vocabularies"): the `clean_str`
 //! tokeniser, bow/rnn vocabularies (built from captions, saved as JSON, or read from the
 //! original's pickles), BoW count vectors and rnn id sequences.
 //!

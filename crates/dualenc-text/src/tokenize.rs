@@ -1,4 +1,4 @@
-//! Tokenisation as the original's `clean_str` (SPEC §2).
+//! Tokenisation as the original's `clean_str` (docs/data.md, "Vocabularies").
 //!
 //! `clean_str(s)`: every char outside `[A-Za-z0-9]` becomes a space; strip; lower-case;
 //! split on white space. The original's `build_vocab` counts `clean_str(caption.lower())`,

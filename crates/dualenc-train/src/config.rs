@@ -11,6 +11,7 @@ use crate::schedule::ScheduleConfig;
 /// The validation criterion that picks the best epoch (`--val_metric`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ValMetric {
     /// R@1 + R@5 + R@10 of the directions the loss trains.
     #[default]

@@ -44,23 +44,17 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// The standard demo: the reference's synthetic collection (600/100/200 videos of 6-24
-    /// 64-d frames, 5 captions each) and the small network of the reference runs.
+    /// The standard demo: the reference's synthetic collection (the generator's defaults:
+    /// 600/100/200 videos of 6-24 64-d frames, 5 captions each) and the small network of the
+    /// reference runs.
     pub fn standard(dir: PathBuf, seed: u64, epochs: usize, precision: Precision) -> Self {
         let synth = SynthConfig {
             prefix: PREFIX.into(),
             feature: FEATURE.into(),
-            videos: SplitSizes {
-                train: 600,
-                val: 100,
-                test: 200,
-            },
-            n_caption: 5,
-            dim: 64,
-            frames: FrameRange { min: 6, max: 24 },
             seed,
             avs: 6,
             overwrite: true,
+            ..SynthConfig::default()
         };
         let model = ModelConfig {
             word_dim: 32,

@@ -21,55 +21,10 @@ pub const VAL_HIST_FILE: &str = "val_metric_hist.txt";
 pub const VAL_BEST_FILE: &str = "val_metric.txt";
 
 /// One direction's validation metrics (recalls in percent, mAP in [0, 1]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DirectionScores {
-    /// R@1.
-    pub r1: f64,
-    /// R@5.
-    pub r5: f64,
-    /// R@10.
-    pub r10: f64,
-    /// Median rank.
-    pub medr: f64,
-    /// Mean rank.
-    pub meanr: f64,
-    /// Mean average precision.
-    pub map: f64,
-}
+pub type DirectionScores = DirectionMetrics;
 
-impl From<DirectionMetrics> for DirectionScores {
-    fn from(m: DirectionMetrics) -> Self {
-        Self {
-            r1: m.r1,
-            r5: m.r5,
-            r10: m.r10,
-            medr: m.medr,
-            meanr: m.meanr,
-            map: m.map,
-        }
-    }
-}
-
-/// Validation metrics of both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ValScores {
-    /// Text-to-video.
-    pub t2v: DirectionScores,
-    /// Video-to-text.
-    pub v2t: DirectionScores,
-    /// Sum of the six recalls.
-    pub sumr: f64,
-}
-
-impl From<RetrievalMetrics> for ValScores {
-    fn from(m: RetrievalMetrics) -> Self {
-        Self {
-            t2v: m.t2v.into(),
-            v2t: m.v2t.into(),
-            sumr: m.sumr,
-        }
-    }
-}
+/// Validation metrics of both directions: the metrics of `dualenc test`.
+pub type ValScores = RetrievalMetrics;
 
 /// Everything logged about one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

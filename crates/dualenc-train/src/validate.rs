@@ -1,14 +1,14 @@
 //! Validation after each epoch, as the original's `validate` / `validate_split`.
 //!
-//! A collection with a fixed number of captions per video (listed grouped by video) is
-//! encoded in caption-video pair batches of 128 in caption-file order
-//! (`dualenc_infer::encode_collection_pairs`) and scored with `t2i` / `i2t`; a collection
+//! The evaluation of `dualenc test` (`dualenc_infer::tester::evaluate`): a collection with a
+//! fixed number of captions per video (listed grouped by video) is encoded in caption-video
+//! pair batches of 128 in caption-file order and scored with `t2i` / `i2t`; a collection
 //! whose videos have varying caption counts (MSVD) is encoded videos alone and captions
 //! alone and scored with the varied-count metrics, as the original does for `msvd*`.
 
 use dualenc_dataset::PairData;
-use dualenc_infer::tester::{caption_layout, metrics_of, CaptionLayout};
-use dualenc_infer::{encode_collection_pairs, encode_collection_separately, EncodeOptions};
+use dualenc_infer::tester::{caption_layout, evaluate, CaptionLayout};
+use dualenc_infer::EncodeOptions;
 use dualenc_model::triplet_loss::Measure;
 use dualenc_model::DualEncoding;
 use dualenc_model::ModelBackend;
@@ -58,17 +58,17 @@ impl PairValidator {
 
 impl<B: ModelBackend> Validator<B> for PairValidator {
     fn validate(&mut self, model: &DualEncoding<B>) -> Result<ValScores> {
-        let embs = match self.layout {
-            CaptionLayout::Fixed(_) => encode_collection_pairs(model, &self.data, self.batch_size),
-            CaptionLayout::Varied => {
-                let options = EncodeOptions {
-                    batch_size: self.batch_size,
-                    ..EncodeOptions::default()
-                };
-                encode_collection_separately(model, &self.data, &options, &mut |_| {})
-            }
-        }?;
-        let metrics = metrics_of(&embs, &embs.errors(self.measure), self.layout)?;
-        Ok(metrics.into())
+        let encode = EncodeOptions {
+            batch_size: self.batch_size,
+            ..EncodeOptions::default()
+        };
+        let evaluation = evaluate(
+            model,
+            &self.data,
+            self.layout,
+            (&encode, self.measure),
+            &mut |_| {},
+        )?;
+        Ok(evaluation.metrics)
     }
 }

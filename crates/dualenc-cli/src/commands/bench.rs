@@ -8,7 +8,7 @@ use dualenc_model::ModelConfig;
 use dualenc_train::pipeline::train_on;
 use dualenc_train::speed::{BenchShape, SpeedPlan, SpeedReport, SpeedTask, SpeedWhat};
 
-use super::infer::{DeviceArg, PrecisionArg};
+use dualenc_model::Precision;
 
 /// The benchmark subcommand.
 #[derive(Subcommand)]
@@ -36,8 +36,8 @@ pub struct BenchArgs {
     #[arg(value_enum, default_value_t = BenchWhat::All)]
     what: BenchWhat,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// Timed repetitions (the median is reported).
     #[arg(long, default_value_t = 5)]
     steps: usize,
@@ -54,8 +54,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "6,20", value_parser = parse_range)]
     words: (usize, usize),
     /// Precision of the large matrix products (bf16: mixed precision).
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
-    precision: PrecisionArg,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -90,9 +90,9 @@ impl BenchCommand {
             },
             warmup: args.warmup,
             steps: args.steps,
-            precision: args.precision.into(),
+            precision: args.precision,
         };
-        let report = train_on(DeviceChoice::from(args.device), SpeedTask(&plan))?;
+        let report = train_on(args.device, SpeedTask(&plan))?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {

@@ -4,7 +4,7 @@
 
 use crate::common::{counter, RootPath};
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use dualenc_data::Collection;
 use dualenc_infer::{
     embed_collection, import_checkpoint, predict, run_on, test_model, BackendTask, DeviceChoice,
@@ -14,7 +14,6 @@ use dualenc_infer::{
 use dualenc_model::triplet_loss::Measure;
 use dualenc_model::ModelBackend;
 
-use crate::commands::train::MeasureArg;
 use std::path::PathBuf;
 
 /// The subcommands that use a trained model.
@@ -28,49 +27,6 @@ pub enum InferCommand {
     Test(TestArgs),
     /// TRECVID AVS: rank a collection's videos for query sets, write runs, score infAP.
     Predict(PredictArgs),
-}
-
-/// Compute device.
-#[derive(ValueEnum, Clone, Copy, Debug, Default)]
-pub enum DeviceArg {
-    /// CUDA when the binary has it, else the CPU.
-    #[default]
-    Auto,
-    /// The CPU.
-    Cpu,
-    /// The first CUDA GPU.
-    Cuda,
-}
-
-impl From<DeviceArg> for DeviceChoice {
-    fn from(arg: DeviceArg) -> Self {
-        match arg {
-            DeviceArg::Auto => DeviceChoice::Auto,
-            DeviceArg::Cpu => DeviceChoice::Cpu,
-            DeviceArg::Cuda => DeviceChoice::Cuda,
-        }
-    }
-}
-
-/// Precision of the network's large matrix products (`--precision`).
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PrecisionArg {
-    /// f32 throughout (the original's arithmetic).
-    #[default]
-    F32,
-    /// Mixed precision: bf16 operands with f32 accumulation for the GRU input projections,
-    /// convolutions and mapping layers (tensor cores on CUDA; AMX tile units on CPUs that have
-    /// them, else emulated and slower).
-    Bf16,
-}
-
-impl From<PrecisionArg> for dualenc_model::Precision {
-    fn from(arg: PrecisionArg) -> Self {
-        match arg {
-            PrecisionArg::F32 => dualenc_model::Precision::F32,
-            PrecisionArg::Bf16 => dualenc_model::Precision::Bf16,
-        }
-    }
 }
 
 /// Options shared by the commands that run the network.
@@ -89,8 +45,8 @@ pub struct RunArgs {
     #[arg(long)]
     batch_independent: bool,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
 }
 
 impl RunArgs {
@@ -160,7 +116,7 @@ pub struct TestArgs {
     n_caption: Option<usize>,
     /// Similarity of the error matrix (default: the measure the model was trained with).
     #[arg(long, value_enum)]
-    measure: Option<MeasureArg>,
+    measure: Option<Measure>,
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -189,15 +145,15 @@ impl InferCommand {
         match self {
             InferCommand::ImportCheckpoint(args) => run_import(args),
             InferCommand::Embed(args) => {
-                let device = args.run.device.into();
+                let device = args.run.device;
                 run_on(device, args).context("embed failed")
             }
             InferCommand::Test(args) => {
-                let device = args.run.device.into();
+                let device = args.run.device;
                 run_on(device, args).context("test failed")
             }
             InferCommand::Predict(args) => {
-                let device = args.run.device.into();
+                let device = args.run.device;
                 run_on(device, args).context("predict failed")
             }
         }
@@ -298,9 +254,7 @@ impl BackendTask for TestArgs {
             feature: loaded.feature_or(self.run.feature.as_deref())?,
             n_caption: self.n_caption,
             encode: self.run.encode_options(),
-            measure: self
-                .measure
-                .map_or(loaded.config.loss.measure, Measure::from),
+            measure: self.measure.unwrap_or(loaded.config.loss.measure),
         };
         let bar = counter(&format!("{} encoded", self.collection));
         let report = test_model(

@@ -4,11 +4,11 @@
 //! `bench-search` (the latency of `search`'s path from query text to results). This module
 //! parses the arguments and prints; the work is the library's.
 
-use crate::commands::infer::DeviceArg;
 use crate::common::{progress_bar, RootPath};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use dualenc_index::Manifest;
+use dualenc_infer::DeviceChoice;
 use dualenc_infer::{run_on, BackendTask, EncodeOptions, PaddingMode, DEFAULT_BATCH_SIZE};
 use dualenc_model::ModelBackend;
 use dualenc_search::{
@@ -65,8 +65,8 @@ pub struct IndexArgs {
     #[arg(long)]
     batch_independent: bool,
     /// Compute device for encoding the videos.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// Build (or extend) the HNSW graph for `--approx` searches after adding the videos.
     #[arg(long)]
     ann: bool,
@@ -90,8 +90,8 @@ pub struct SearchArgs {
     #[arg(long)]
     approx: bool,
     /// Compute device for encoding the query (a single sentence is fastest on the CPU).
-    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-    device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
 }
 
 /// Arguments of `dualenc serve`.
@@ -142,11 +142,11 @@ impl SearchCommand {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
             SearchCommand::Index(args) => {
-                let device = args.device.into();
+                let device = args.device;
                 run_on(device, args).context("index failed")?
             }
             SearchCommand::Search(args) => {
-                let device = args.device.into();
+                let device = args.device;
                 let json = args.json;
                 let report = run_on(device, args).context("search failed")??;
                 print_report(&report, json)

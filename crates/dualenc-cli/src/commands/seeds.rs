@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use dualenc_data::Collection;
-use dualenc_infer::DeviceChoice;
 use dualenc_model::TrainBackend;
 use dualenc_train::pipeline::{train_on, TrainTask};
 use dualenc_train::seeds::{
@@ -115,7 +114,7 @@ pub fn run_seeds(args: SeedsArgs) -> Result<()> {
         study: &study,
         seeds: &seeds,
     };
-    let results = train_on(DeviceChoice::from(args.model.device), job)
+    let results = train_on(args.model.device, job)
         .with_context(|| format!("seed study in {}", out.display()))?;
     report(&results, reference.as_deref(), args.json)
 }

@@ -7,7 +7,7 @@ use dualenc_model::TrainBackend;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use dualenc_data::Collection;
 use dualenc_infer::tester::metrics_table;
 use dualenc_infer::DeviceChoice;
@@ -24,9 +24,9 @@ use dualenc_train::{
     ValMetric,
 };
 
-use crate::commands::infer::{DeviceArg, PrecisionArg};
 use crate::commands::seeds::{run_seeds, SeedsArgs};
 use crate::common::{progress_bar, RootPath};
+use dualenc_model::Precision;
 
 /// The training subcommands.
 #[derive(Subcommand)]
@@ -46,76 +46,6 @@ pub enum TrainCommand {
     Seeds(Box<SeedsArgs>),
 }
 
-/// `full` (levels 1+2+3) or `reduced` (levels 2+3).
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum ConcateArg {
-    /// Levels 2, 3 and 1.
-    Full,
-    /// Levels 2 and 3.
-    Reduced,
-}
-
-/// Directions the loss (and the validation score) uses.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum DirectionArg {
-    /// Both.
-    All,
-    /// Text-to-video (the original's t2i).
-    #[value(alias = "t2i")]
-    T2v,
-    /// Video-to-text (the original's i2t).
-    #[value(alias = "i2t")]
-    V2t,
-}
-
-/// Reduction of the loss over the batch.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum CostArg {
-    /// Sum.
-    Sum,
-    /// Mean.
-    Mean,
-}
-
-/// Validation criterion.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum ValMetricArg {
-    /// R@1 + R@5 + R@10.
-    Recall,
-    /// Mean average precision.
-    Map,
-}
-
-/// Similarity of the loss and the evaluation (`loss.py`'s three measures).
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum MeasureArg {
-    /// Cosine similarity of the normalised embeddings.
-    Cosine,
-    /// Order embeddings: `-||max(0, caption - video)||`.
-    Order,
-    /// Negative squared Euclidean distance.
-    Euclidean,
-}
-
-impl From<MeasureArg> for Measure {
-    fn from(arg: MeasureArg) -> Self {
-        match arg {
-            MeasureArg::Cosine => Measure::Cosine,
-            MeasureArg::Order => Measure::Order,
-            MeasureArg::Euclidean => Measure::Euclidean,
-        }
-    }
-}
-
-/// The optimiser (the original defaults to Adam and the paper uses it).
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum OptimizerArg {
-    /// Adam (betas 0.9 / 0.999, eps 1e-8, PyTorch's formula).
-    Adam,
-    /// RMSprop (PyTorch's defaults: alpha 0.99, eps 1e-8, no momentum).
-    Rmsprop,
-}
-
 /// Every option of the original trainer; defaults are the paper's.
 #[derive(Args, Clone, Debug)]
 pub struct ModelArgs {
@@ -124,7 +54,7 @@ pub struct ModelArgs {
     pub(crate) feature: String,
     /// Levels entering the common space.
     #[arg(long, value_enum, default_value = "full")]
-    pub(crate) concate: ConcateArg,
+    pub(crate) concate: Concate,
     /// Dropout rate.
     #[arg(long, default_value_t = 0.2)]
     dropout: f64,
@@ -160,7 +90,7 @@ pub struct ModelArgs {
     visual_mapping_layers: String,
     /// Similarity measure of the loss and the validation.
     #[arg(long, value_enum, default_value = "cosine")]
-    measure: MeasureArg,
+    measure: Measure,
     /// Leave text embeddings unnormalised (the original's default without --text_norm;
     /// not with the cosine measure, which needs unit vectors).
     #[arg(long)]
@@ -176,13 +106,13 @@ pub struct ModelArgs {
     no_max_violation: bool,
     /// Loss directions.
     #[arg(long, value_enum, default_value = "all")]
-    direction: DirectionArg,
+    direction: Direction,
     /// Loss reduction.
     #[arg(long, value_enum, default_value = "sum")]
-    cost_style: CostArg,
+    cost_style: CostStyle,
     /// Optimiser.
     #[arg(long, value_enum, default_value = "adam")]
-    optimizer: OptimizerArg,
+    optimizer: OptimizerKind,
     /// Initial learning rate.
     #[arg(long, default_value_t = 1e-4)]
     learning_rate: f64,
@@ -194,7 +124,7 @@ pub struct ModelArgs {
     grad_clip: f64,
     /// Validation criterion.
     #[arg(long, value_enum, default_value = "recall")]
-    val_metric: ValMetricArg,
+    val_metric: ValMetric,
     /// Most epochs.
     #[arg(long, default_value_t = 50)]
     num_epochs: usize,
@@ -206,12 +136,12 @@ pub struct ModelArgs {
     #[arg(long)]
     word2vec: Option<PathBuf>,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    pub(crate) device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub(crate) device: DeviceChoice,
     /// Precision of the training steps' large matrix products (validation and tests run in
     /// f32).
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
-    precision: PrecisionArg,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
 }
 
 /// Arguments of `train`.
@@ -271,7 +201,7 @@ pub struct AllArgs {
     test: String,
     /// `full` or `reduced` (as do_all.sh's last argument).
     #[arg(value_enum, default_value = "full")]
-    variant: ConcateArg,
+    variant: Concate,
     /// Captions per video of the validation and test collections (default: detected).
     #[arg(long)]
     n_caption: Option<usize>,
@@ -306,11 +236,11 @@ pub struct DemoArgs {
     #[arg(long)]
     quick: bool,
     /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
-    device: DeviceArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
     /// Precision of the training steps' large matrix products.
-    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
-    precision: PrecisionArg,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
 }
 
 impl TrainCommand {
@@ -327,7 +257,7 @@ impl TrainCommand {
 
 impl ModelArgs {
     /// The trainer's options (data-dependent sizes are filled in from the data).
-    fn config(&self, concate: ConcateArg, seed: u64) -> Result<TrainConfig> {
+    fn config(&self, concate: Concate, seed: u64) -> Result<TrainConfig> {
         let model = ModelConfig {
             visual_rnn_size: self.visual_rnn_size,
             visual_kernel_num: self.visual_kernel_num,
@@ -338,41 +268,28 @@ impl ModelArgs {
             text_kernel_num: self.text_kernel_num,
             text_kernel_sizes: parse_size_list(&self.text_kernel_sizes)?,
             text_mapping_layers: parse_size_list(&self.text_mapping_layers)?,
-            concate: match concate {
-                ConcateArg::Full => Concate::Full,
-                ConcateArg::Reduced => Concate::Reduced,
-            },
+            concate,
             dropout: self.dropout,
             text_norm: !self.no_text_norm,
             visual_norm: !self.no_visual_norm,
             ..ModelConfig::default()
         };
-        let measure = Measure::from(self.measure);
+        let measure = self.measure;
         if measure == Measure::Cosine && (self.no_text_norm || self.no_visual_norm) {
             bail!("--measure cosine needs normalised embeddings: drop --no-text-norm/--no-visual-norm or choose --measure order|euclidean");
         }
         let loss = TripletLossConfig {
             margin: self.margin,
             max_violation: !self.no_max_violation,
-            direction: match self.direction {
-                DirectionArg::All => Direction::All,
-                DirectionArg::T2v => Direction::T2v,
-                DirectionArg::V2t => Direction::V2t,
-            },
-            cost_style: match self.cost_style {
-                CostArg::Sum => CostStyle::Sum,
-                CostArg::Mean => CostStyle::Mean,
-            },
+            direction: self.direction,
+            cost_style: self.cost_style,
             measure,
         };
         Ok(TrainConfig {
             model,
             loss,
             optim: OptimConfig {
-                optimizer: match self.optimizer {
-                    OptimizerArg::Adam => OptimizerKind::Adam,
-                    OptimizerArg::Rmsprop => OptimizerKind::Rmsprop,
-                },
+                optimizer: self.optimizer,
                 learning_rate: self.learning_rate,
                 grad_clip: self.grad_clip,
                 ..OptimConfig::default()
@@ -384,12 +301,9 @@ impl ModelArgs {
                 ..ScheduleConfig::default()
             },
             batch_size: self.batch_size,
-            val_metric: match self.val_metric {
-                ValMetricArg::Recall => ValMetric::Recall,
-                ValMetricArg::Map => ValMetric::Map,
-            },
+            val_metric: self.val_metric,
             seed,
-            precision: self.precision.into(),
+            precision: self.precision,
             ..TrainConfig::default()
         })
     }
@@ -410,7 +324,7 @@ impl ModelArgs {
 /// What names a run's default folder besides the collections.
 #[derive(Clone, Copy)]
 pub(crate) struct RunName {
-    pub(crate) concate: ConcateArg,
+    pub(crate) concate: Concate,
     pub(crate) seed: u64,
 }
 
@@ -553,7 +467,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
             place,
         )?
     };
-    let summary = train_on(DeviceChoice::from(args.model.device), TrainJob(req))
+    let summary = train_on(args.model.device, TrainJob(req))
         .with_context(|| format!("training into {}", out.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary_json(&summary))?);
@@ -636,8 +550,8 @@ fn run_all(args: AllArgs) -> Result<()> {
         progress: &mut EpochProgress::new(model.num_epochs),
         steps: &mut print_all_step,
     };
-    let report = train_on(DeviceChoice::from(model.device), task)
-        .with_context(|| format!("all steps of {}", args.train))?;
+    let report =
+        train_on(model.device, task).with_context(|| format!("all steps of {}", args.train))?;
     println!(
         "[test] {} ({} captions, {} videos)",
         args.test, report.captions, report.videos
@@ -677,18 +591,13 @@ fn run_demo(args: DemoArgs) -> Result<()> {
     } else {
         Demo::standard
     };
-    let demo = preset(
-        args.dir.clone(),
-        args.seed,
-        args.epochs,
-        args.precision.into(),
-    );
+    let demo = preset(args.dir.clone(), args.seed, args.epochs, args.precision);
     let task = DemoTask {
         demo: &demo,
         progress: &mut EpochProgress::new(args.epochs),
         steps: &mut print_demo_step,
     };
-    train_on(DeviceChoice::from(args.device), task)?;
+    train_on(args.device, task)?;
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 
 use crate::common::dualenc;
 use dualenc_data::{BigFile, BigFileWriter, Collection, Video2Frames};
-use dualenc_text::{TextStyle, Vocabulary};
 use predicates::str::contains;
 use std::path::{Path, PathBuf};
 
@@ -28,16 +27,7 @@ fn write(path: &Path, text: &str) {
 fn tree() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("VisualSearch");
-    for (style, kind) in [("bow", TextStyle::Bow), ("rnn", TextStyle::Rnn)] {
-        let text =
-            std::fs::read_to_string(format!("{FIXTURES}/model_full/vocab_{style}.txt")).unwrap();
-        let out = root.join(format!("tinytrain/TextData/vocabulary/{style}"));
-        std::fs::create_dir_all(&out).unwrap();
-        Vocabulary::from_words(kind, text.lines().map(str::to_string).collect())
-            .unwrap()
-            .save_json(out.join("word_vocab_1.json"))
-            .unwrap();
-    }
+    dualenc_testkit::write_reference_vocabularies(&root, "tinytrain");
     let coll = Collection::new(&root, "tinytest");
     let mut writer = BigFileWriter::create(coll.feature_dir("tinyfeat"), 16).unwrap();
     let mut ids = Vec::new();

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 /// Precision of the network's large matrix products.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Precision {
     /// Everything in f32 (the original's arithmetic).
     #[default]
