@@ -88,3 +88,58 @@ fn styled(bar: ProgressBar, template: &str) -> ProgressBar {
     }
     bar
 }
+
+/// The message of an error and its causes, `": "`-separated, leaving out a cause whose text
+/// the message already holds (library errors such as `"{path}: {source}"` show their source
+/// themselves and also expose it as the cause, which `{:#}` would print a second time).
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_message;
+    use anyhow::Context;
+
+    /// A library error in the usual shape: its message holds its source's.
+    #[derive(Debug)]
+    struct PathError {
+        path: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for PathError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for PathError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(PathError {
+            path: "/a/b".into(),
+            source: io,
+        });
+        assert_eq!(error_message(&err), "/a/b: no such file");
+        let err: anyhow::Result<()> = Err(err).context("opening the index");
+        assert_eq!(
+            error_message(&err.unwrap_err()),
+            "opening the index: /a/b: no such file"
+        );
+    }
+}

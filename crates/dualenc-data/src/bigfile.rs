@@ -298,8 +298,8 @@ fn read_ids(path: &Path, expected: usize) -> Result<Vec<String>> {
 
 /// Maps `feature.bin` after checking its size is `n x dim x 4` bytes.
 fn map_rows(path: &Path, n: usize, dim: usize) -> Result<Rows> {
-    let file = textio::open(path, "BigFile features")?;
-    let actual = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+    let (file, actual) = textio::open(path, "BigFile features")?;
+    let file = file.into_inner();
     let expected = (n as u64)
         .checked_mul(dim as u64)
         .and_then(|x| x.checked_mul(4))

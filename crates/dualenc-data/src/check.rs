@@ -46,6 +46,13 @@ pub enum Problem {
         /// The missing file.
         path: PathBuf,
     },
+    /// A file exists and reads, but lists nothing (no caption, no video).
+    EmptyFile {
+        /// The empty file.
+        path: PathBuf,
+        /// What it should list.
+        what: String,
+    },
     /// A file exists but cannot be read (the reader's error message).
     Unreadable {
         /// The reader's error, naming file and position.
@@ -99,6 +106,9 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::MissingFile { path } => write!(f, "missing file {}", path.display()),
+            Problem::EmptyFile { path, what } => {
+                write!(f, "{} lists no {what}", path.display())
+            }
             Problem::Unreadable { message } => f.write_str(message),
             Problem::CaptionsOutsideImageSet { count, examples } => write!(
                 f,
@@ -241,6 +251,17 @@ pub fn check_collection(collection: &Collection, feature: &str) -> CollectionRep
     );
     report.videos = image_set.as_ref().map(Vec::len);
     report.captions = captions.as_ref().map(Vec::len);
+    for (count, path, what) in [
+        (report.videos, collection.image_set_path(), "video"),
+        (report.captions, collection.caption_path(), "caption"),
+    ] {
+        if count == Some(0) {
+            report.problems.push(Problem::EmptyFile {
+                path,
+                what: what.to_string(),
+            });
+        }
+    }
     if let (Some(set), Some(captions)) = (&image_set, &captions) {
         report.problems.extend(captions_outside(set, captions));
     }

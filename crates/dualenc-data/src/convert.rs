@@ -46,6 +46,16 @@ pub fn text_to_bigfile(
     inputs: &[PathBuf],
     out: &Path,
     dim: Option<usize>,
+    progress: impl FnMut(u64),
+) -> Result<TextConversion> {
+    removing_new_folder_on_error(out, || convert_text(inputs, out, dim, progress))
+}
+
+/// [`text_to_bigfile`] proper.
+fn convert_text(
+    inputs: &[PathBuf],
+    out: &Path,
+    dim: Option<usize>,
     mut progress: impl FnMut(u64),
 ) -> Result<TextConversion> {
     let mut writer: Option<BigFileWriter> =
@@ -137,8 +147,26 @@ fn start_writer(out: &Path, input: &Path, line: usize, dim: usize) -> Result<Big
 pub fn combine_bigfiles(
     sources: &[BigFile],
     out: &Path,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Combination> {
+    removing_new_folder_on_error(out, || combine(sources, out, progress))
+}
+
+/// Runs `build`, which writes a BigFile into `out`; when it fails and `out` did not exist
+/// before, removes the folder again if it is empty (the writer has already removed its
+/// temporary file), so that a failed conversion leaves nothing behind.
+fn removing_new_folder_on_error<T>(out: &Path, build: impl FnOnce() -> Result<T>) -> Result<T> {
+    let existed = out.exists();
+    let result = build();
+    if result.is_err() && !existed {
+        // Fails harmlessly when something else was put there meanwhile.
+        let _ = std::fs::remove_dir(out);
+    }
+    result
+}
+
+/// [`combine_bigfiles`] proper.
+fn combine(sources: &[BigFile], out: &Path, mut progress: impl FnMut(u64)) -> Result<Combination> {
     let Some(first) = sources.first() else {
         return Err(DataError::NoRows {
             path: out.to_owned(),

@@ -14,6 +14,7 @@ pub mod collection;
 pub mod convert;
 pub mod error;
 mod textio;
+pub mod untrusted;
 pub mod video2frames;
 pub mod wordvec;
 

@@ -2,8 +2,9 @@
 //! Latin-1 fallback, and streaming a file line by line with 1-based line numbers.
 
 use crate::error::{DataError, Result};
+use crate::untrusted::open_regular_file;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Take};
 use std::path::Path;
 
 /// White space as Python's `bytes.split()` sees it (space, \t, \n, \v, \f, \r): the
@@ -37,9 +38,11 @@ pub(crate) fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && !id.bytes().any(is_space)
 }
 
-/// Opens `path`, mapping a missing file to [`DataError::Missing`].
-pub(crate) fn open(path: &Path, what: &'static str) -> Result<File> {
-    File::open(path).map_err(|e| {
+/// Opens `path`, a regular file (see [`crate::untrusted`]), limited to the length it had
+/// when opened; returns the handle and that length. A missing file is
+/// [`DataError::Missing`].
+pub(crate) fn open(path: &Path, what: &'static str) -> Result<(Take<File>, u64)> {
+    open_regular_file(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             DataError::Missing {
                 path: path.to_owned(),
@@ -55,6 +58,7 @@ pub(crate) fn open(path: &Path, what: &'static str) -> Result<File> {
 pub(crate) fn read_all(path: &Path, what: &'static str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     open(path, what)?
+        .0
         .read_to_end(&mut bytes)
         .map_err(|e| DataError::io(path, e))?;
     Ok(bytes)
@@ -66,7 +70,7 @@ pub(crate) fn for_each_line<F>(path: &Path, what: &'static str, mut f: F) -> Res
 where
     F: FnMut(usize, &str) -> Result<()>,
 {
-    let mut reader = BufReader::with_capacity(1 << 20, open(path, what)?);
+    let mut reader = BufReader::with_capacity(1 << 20, open(path, what)?.0);
     let mut buf = Vec::new();
     let mut number = 0;
     loop {

@@ -309,6 +309,7 @@ fn parse_text_record(
 fn sniff(path: &Path) -> Result<WordVectorFormat> {
     let mut head = Vec::new();
     textio::open(path, "word vectors")?
+        .0
         .take(SNIFF_BYTES)
         .read_to_end(&mut head)
         .map_err(|e| DataError::io(path, e))?;
@@ -329,7 +330,7 @@ fn sniff(path: &Path) -> Result<WordVectorFormat> {
 /// Streams the records of a binary word2vec file, counting bytes for error messages.
 struct BinaryReader<'a> {
     path: &'a Path,
-    reader: BufReader<std::fs::File>,
+    reader: BufReader<std::io::Take<std::fs::File>>,
     byte: usize,
     /// Bytes after the header (the file size before it is read).
     remaining: usize,
@@ -337,8 +338,7 @@ struct BinaryReader<'a> {
 
 impl<'a> BinaryReader<'a> {
     fn new(path: &'a Path) -> Result<BinaryReader<'a>> {
-        let file = textio::open(path, "word vectors")?;
-        let size = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+        let (file, size) = textio::open(path, "word vectors")?;
         Ok(BinaryReader {
             path,
             reader: BufReader::with_capacity(1 << 20, file),

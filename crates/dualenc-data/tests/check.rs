@@ -187,3 +187,27 @@ fn video2frames_is_used_when_present() {
     let msg = report.collections[0].problems[0].to_string();
     assert!(msg.contains("video2frames.txt: line 1"), "{msg}");
 }
+
+#[test]
+fn an_empty_caption_file_is_a_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["tr", "va", "te"] {
+        make(tmp.path(), name, 3, 4);
+    }
+    let va = Collection::new(tmp.path(), "va");
+    std::fs::write(va.caption_path(), "").unwrap();
+    let report = check_collections(tmp.path(), &roles(["tr", "va", "te"]), FEAT, |_| {});
+    assert!(!report.is_ok(), "{report:?}");
+    let problems = &report.collections[1].problems;
+    assert!(
+        problems
+            .iter()
+            .any(|p| matches!(p, Problem::EmptyFile { path, .. } if *path == va.caption_path())),
+        "{problems:?}"
+    );
+    assert!(
+        problems[0].to_string().contains("lists no caption"),
+        "{}",
+        problems[0]
+    );
+}

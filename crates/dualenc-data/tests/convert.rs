@@ -55,6 +55,23 @@ fn wrong_column_count_names_file_and_line() {
         !tmp.path().join("o2/feature.bin").exists(),
         "nothing published on error"
     );
+    for out in ["o1", "o2"] {
+        assert!(
+            !tmp.path().join(out).exists(),
+            "{out}: the output folder created for a failed conversion is removed"
+        );
+    }
+    // A folder that existed before is left in place.
+    let kept = tmp.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    let a = write(tmp.path(), "b.txt", "v1 1 2\nv2 1\n");
+    text_to_bigfile(&[a], &kept, None, |_| {}).unwrap_err();
+    assert!(kept.is_dir());
+    assert_eq!(
+        std::fs::read_dir(&kept).unwrap().count(),
+        0,
+        "no temporary file left"
+    );
 }
 
 #[test]

@@ -37,6 +37,20 @@ pub enum DatasetError {
         /// The feature folder.
         bigfile: PathBuf,
     },
+    /// A frame's features hold NaN or infinity (which would poison training silently and
+    /// make rankings meaningless).
+    #[error(
+        "video {video_id}: frame {frame_id} of the BigFile {bigfile} holds NaN or infinity; \
+         fix or drop the frame (`dualenc check` lists every such row)"
+    )]
+    NonFiniteFrame {
+        /// The video id.
+        video_id: String,
+        /// The frame id.
+        frame_id: String,
+        /// The feature folder.
+        bigfile: PathBuf,
+    },
     /// A video id asked for is not in video2frames.
     #[error("video {video_id} is not in {source_file}")]
     UnknownVideo {

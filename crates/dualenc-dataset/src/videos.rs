@@ -23,6 +23,11 @@ pub trait VideoSource: Send + Sync {
     fn frame_count(&self, index: usize) -> usize;
     /// The frames of video `index`.
     fn frames(&self, index: usize) -> Result<VideoFrames>;
+    /// Refuses frames holding NaN or infinity; the error names the first such video and
+    /// frame. The default reads every video.
+    fn check_finite(&self) -> Result<()> {
+        (0..self.len()).try_for_each(|v| self.frames(v).map(drop))
+    }
 }
 
 /// Videos held in memory (tests, synthetic data, small validation sets).
@@ -156,6 +161,27 @@ fn frame_rows(bigfile: &BigFile, video: &str, frames: &[String]) -> Result<Vec<u
 }
 
 impl VideoSource for BigFileVideos {
+    /// Refuses frames holding NaN or infinity among these videos' (a full scan of the
+    /// memory-mapped rows they use, in parallel): the error names the first such video and
+    /// frame. Training calls it before the first epoch; encoding checks each frame it reads.
+    fn check_finite(&self) -> Result<()> {
+        let bad: std::collections::HashSet<usize> =
+            self.bigfile.scan_non_finite().into_iter().collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        for (video, rows) in self.rows.iter().enumerate() {
+            if let Some(&row) = rows.iter().find(|r| bad.contains(r)) {
+                return Err(DatasetError::NonFiniteFrame {
+                    video_id: self.ids[video].clone(),
+                    frame_id: self.bigfile.ids().get(row).cloned().unwrap_or_default(),
+                    bigfile: self.bigfile.dir().to_path_buf(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn len(&self) -> usize {
         self.ids.len()
     }
@@ -173,8 +199,61 @@ impl VideoSource for BigFileVideos {
             .rows
             .get(index)
             .ok_or_else(|| DatasetError::Invalid(format!("no video at index {index}")))?;
-        let mut data = vec![0.0f32; rows.len() * self.bigfile.dim()];
+        let dim = self.bigfile.dim();
+        let mut data = vec![0.0f32; rows.len() * dim];
         self.bigfile.gather_into(rows, &mut data)?;
-        VideoFrames::new(data, self.bigfile.dim())
+        if let Some(bad) = data.iter().position(|x| !x.is_finite()) {
+            let row = rows[bad / dim.max(1)];
+            return Err(DatasetError::NonFiniteFrame {
+                video_id: self.id(index).to_string(),
+                frame_id: self.bigfile.ids().get(row).cloned().unwrap_or_default(),
+                bigfile: self.bigfile.dir().to_path_buf(),
+            });
+        }
+        VideoFrames::new(data, dim)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dualenc_data::BigFileWriter;
+
+    /// A collection with videos `v0` (frames 0, 1) and `v1` (frames 0, 1), frame `v1_1`
+    /// holding `bad`.
+    fn collection(bad: f32) -> (tempfile::TempDir, Collection) {
+        let dir = tempfile::tempdir().unwrap();
+        let coll = Collection::new(dir.path(), "c");
+        let mut w = BigFileWriter::create(coll.feature_dir("f"), 2).unwrap();
+        for (id, row) in [
+            ("v0_0", [0.0, 1.0]),
+            ("v0_1", [1.0, 2.0]),
+            ("v1_0", [2.0, 3.0]),
+            ("v1_1", [bad, 4.0]),
+        ] {
+            w.push(id, &row).unwrap();
+        }
+        w.finish().unwrap();
+        dualenc_data::write_frame_info(&coll, "f").unwrap();
+        (dir, coll)
+    }
+
+    #[test]
+    fn non_finite_frames_are_refused_by_name() {
+        for bad in [f32::NAN, f32::INFINITY] {
+            let (_dir, coll) = collection(bad);
+            let videos = BigFileVideos::open(&coll, "f", None).unwrap();
+            assert!(videos.frames(0).is_ok());
+            let err = videos.frames(1).unwrap_err().to_string();
+            assert!(err.contains("video v1: frame v1_1"), "{err}");
+            let err = videos.check_finite().unwrap_err().to_string();
+            assert!(
+                err.contains("video v1: frame v1_1") && err.contains("NaN or infinity"),
+                "{err}"
+            );
+        }
+        let (_dir, coll) = collection(5.0);
+        let videos = BigFileVideos::open(&coll, "f", None).unwrap();
+        assert!(videos.check_finite().is_ok());
     }
 }

@@ -562,10 +562,11 @@ fn escape(s: &str) -> String {
 }
 
 fn read_text(path: &Path) -> Result<String, AvsError> {
-    let bytes = std::fs::read(path).map_err(|source| AvsError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes =
+        dualenc_data::untrusted::read_regular_file(path).map_err(|source| AvsError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -203,6 +203,11 @@ impl Qrels {
         Ok(Self { topics })
     }
 
+    /// Whether the qrels judge topic `topic` (as numbered in the file).
+    pub fn has_topic(&self, topic: &str) -> bool {
+        self.topics.contains_key(topic)
+    }
+
     /// Number of topics.
     pub fn len(&self) -> usize {
         self.topics.len()
@@ -732,10 +737,11 @@ fn total(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn read_text(path: &Path) -> Result<String, InfApError> {
-    let bytes = std::fs::read(path).map_err(|source| InfApError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let bytes =
+        dualenc_data::untrusted::read_regular_file(path).map_err(|source| InfApError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -10,8 +10,21 @@
 //! Appending rows to an index leaves the graph covering only the first rows; searches scan
 //! the rows after them exactly, and [`Index::build_ann`](crate::Index::build_ann) with the
 //! same parameters adds the missing rows to the graph.
+//!
+//! # Trusting the graph file
+//!
+//! usearch follows the offsets and neighbour lists of a graph file without checking them:
+//! a damaged file makes it read out of bounds (the process dies). So a graph is never handed
+//! to usearch unverified: when it is saved, its length and XXH3-64 hash are recorded in the
+//! manifest ([`AnnFile`]); [`AnnIndex::open`] reads the whole file into memory, compares
+//! length and hash, then checks usearch's own reading of the header and of the loaded graph
+//! (dimension, metric, storage, connectivity, number of vectors) against the manifest, and
+//! only then loads the graph from those same bytes (so the file cannot change between the
+//! check and the load). The graph lives in memory; opening costs one read of the file and,
+//! for a moment, twice its size in memory.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -104,13 +117,61 @@ impl Default for AnnParams {
     }
 }
 
-/// The `ann` entry of the manifest: parameters and how many leading rows the graph holds.
+/// The `ann` entry of the manifest: parameters, how many leading rows the graph holds and
+/// the fingerprint of its file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnnInfo {
     /// Parameters the graph was built with.
     pub params: AnnParams,
     /// Rows `0..count` are in the graph.
     pub count: usize,
+    /// Length and hash of `ann.usearch` as saved; a graph without one (written by an older
+    /// version) is not loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<AnnFile>,
+}
+
+/// Length and XXH3-64 hash (16 hex digits) of a saved graph file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnFile {
+    /// File length in bytes.
+    pub bytes: u64,
+    /// XXH3-64 (seed 0) of the whole file, as 16 lower-case hex digits.
+    pub xxh3_64: String,
+}
+
+impl AnnFile {
+    /// The fingerprint of a file's bytes.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        AnnFile {
+            bytes: bytes.len() as u64,
+            xxh3_64: hex64(xxhash_rust::xxh3::xxh3_64(bytes)),
+        }
+    }
+
+    /// The fingerprint of the file at `path`, read in chunks.
+    pub fn of_file(path: &Path) -> std::io::Result<Self> {
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            bytes += n as u64;
+        }
+        Ok(AnnFile {
+            bytes,
+            xxh3_64: hex64(hasher.digest()),
+        })
+    }
+}
+
+fn hex64(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// Options of one approximate search.
@@ -145,6 +206,74 @@ fn ann_error<E: fmt::Display>(path: &Path) -> impl FnOnce(E) -> IndexError + '_ 
         path: path.to_path_buf(),
         message: e.to_string(),
     }
+}
+
+/// A graph file that fails verification, named with the reason.
+fn rejected(path: &Path, reason: String) -> IndexError {
+    IndexError::AnnRejected {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Reads the whole file at `path`, which must be `expected` bytes long (checked before
+/// reading, so that a wrong file costs no large allocation).
+fn read_exactly(path: &Path, expected: u64) -> Result<Vec<u8>, IndexError> {
+    let file = std::fs::File::open(path).map_err(IndexError::io(path))?;
+    let found = file.metadata().map_err(IndexError::io(path))?.len();
+    if found != expected {
+        return Err(rejected(
+            path,
+            format!("{found} bytes, the manifest records {expected}"),
+        ));
+    }
+    let capacity = usize::try_from(expected)
+        .map_err(|_| rejected(path, format!("{expected} bytes do not fit in memory")))?;
+    let mut bytes = Vec::with_capacity(capacity);
+    file.take(expected.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(IndexError::io(path))?;
+    if bytes.len() as u64 != expected {
+        return Err(rejected(
+            path,
+            format!(
+                "{} bytes read, the manifest records {expected}",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Compares usearch's reading of the (verified) header with what the manifest says.
+fn check_header(bytes: &[u8], path: &Path, info: &AnnInfo, dim: usize) -> Result<(), IndexError> {
+    let meta = usearch::Index::metadata_from_buffer(bytes).map_err(ann_error(path))?;
+    let expected = (
+        dim as u64,
+        MetricKind::Cos,
+        info.params.storage.scalar_kind(),
+        false,
+        info.count as u64,
+        0,
+    );
+    let found = (
+        meta.dimensions,
+        meta.metric,
+        meta.quantization,
+        meta.multi,
+        meta.count_present,
+        meta.count_deleted,
+    );
+    if found != expected {
+        return Err(rejected(
+            path,
+            format!(
+                "header says {} vectors ({} deleted) of dimension {}, the manifest {} of dimension {dim} (or the metric, storage or multi-key flag differ)",
+                meta.count_present, meta.count_deleted, meta.dimensions, info.count
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// usearch takes paths as `&str`.
@@ -225,34 +354,55 @@ impl AnnIndex {
         Ok(())
     }
 
-    /// Loads a saved graph into memory (to extend it), checking it against the manifest.
-    pub fn open_owned(path: &Path, info: &AnnInfo, dim: usize) -> Result<Self, IndexError> {
-        let inner = usearch::Index::restore(path_str(path)?).map_err(ann_error(path))?;
+    /// Loads the saved graph at `path` after verifying it against the manifest's `info`
+    /// (see the module docs): a missing fingerprint, another length or hash, or a graph that
+    /// usearch reads with another shape than the manifest's is an [`IndexError::AnnRejected`]
+    /// naming the file, and usearch never sees such a file.
+    pub fn open(path: &Path, info: &AnnInfo, dim: usize) -> Result<Self, IndexError> {
+        let expected = info.file.as_ref().ok_or_else(|| {
+            rejected(
+                path,
+                "the manifest records no length and hash of the graph file (older index)".into(),
+            )
+        })?;
+        let bytes = read_exactly(path, expected.bytes)?;
+        let found = AnnFile::of_bytes(&bytes);
+        if found != *expected {
+            return Err(rejected(
+                path,
+                format!(
+                    "XXH3-64 {} differs from the {} recorded in the manifest (damaged or replaced file)",
+                    found.xxh3_64, expected.xxh3_64
+                ),
+            ));
+        }
+        check_header(&bytes, path, info, dim)?;
+        let inner = usearch::Index::restore_from_buffer(&bytes).map_err(ann_error(path))?;
         Self::checked(inner, path, info, dim)
     }
 
-    /// Memory-maps a saved graph for searching, checking it against the manifest.
-    pub fn open_view(path: &Path, info: &AnnInfo, dim: usize) -> Result<Self, IndexError> {
-        let inner = usearch::Index::restore_view(path_str(path)?).map_err(ann_error(path))?;
-        Self::checked(inner, path, info, dim)
-    }
-
+    /// Checks the loaded graph's shape against the manifest.
     fn checked(
         inner: usearch::Index,
         path: &Path,
         info: &AnnInfo,
         dim: usize,
     ) -> Result<Self, IndexError> {
-        if inner.dimensions() != dim || inner.size() != info.count {
-            return Err(IndexError::Ann {
-                path: path.to_path_buf(),
-                message: format!(
-                    "graph holds {} vectors of dimension {}, the manifest says {} of dimension {dim}",
+        if inner.dimensions() != dim
+            || inner.size() != info.count
+            || inner.connectivity() != info.params.connectivity
+        {
+            return Err(rejected(
+                path,
+                format!(
+                    "graph holds {} vectors of dimension {} with connectivity {}, the manifest says {} of dimension {dim} with connectivity {}",
                     inner.size(),
                     inner.dimensions(),
-                    info.count
+                    inner.connectivity(),
+                    info.count,
+                    info.params.connectivity
                 ),
-            });
+            ));
         }
         inner.change_expansion_search(info.params.expansion_search);
         Ok(AnnIndex {
@@ -263,11 +413,14 @@ impl AnnIndex {
         })
     }
 
-    /// Saves the graph to `path` atomically (temporary file in the same folder, renamed).
-    pub fn save(&self, path: &Path) -> Result<(), IndexError> {
+    /// Saves the graph to `path` atomically (temporary file in the same folder, renamed)
+    /// and returns the file's fingerprint, to be recorded in the manifest.
+    pub fn save(&self, path: &Path) -> Result<AnnFile, IndexError> {
         let tmp = dualenc_data::atomic::temp_path_for(path).map_err(IndexError::io(path))?;
         self.inner.save(path_str(&tmp)?).map_err(ann_error(path))?;
-        dualenc_data::atomic::persist_path(tmp, path).map_err(IndexError::io(path))
+        let file = AnnFile::of_file(&tmp).map_err(IndexError::io(path))?;
+        dualenc_data::atomic::persist_path(tmp, path).map_err(IndexError::io(path))?;
+        Ok(file)
     }
 
     /// Number of rows in the graph (rows `0..len()`).
@@ -285,7 +438,8 @@ impl AnnIndex {
         self.params
     }
 
-    /// Row indices of the graph's (approximately) `k` nearest rows to `query`, nearest first.
+    /// Row indices of the graph's (approximately) `k` nearest rows to `query`, nearest first
+    /// (at most `len()`, whatever `k`).
     pub fn candidates(&self, query: &[f32], k: usize) -> Result<Vec<usize>, IndexError> {
         if query.len() != self.dim {
             return Err(IndexError::DimMismatch {
@@ -294,7 +448,9 @@ impl AnnIndex {
                 found: query.len(),
             });
         }
-        if k == 0 || self.is_empty() {
+        crate::exact::check_query(query, "query")?;
+        let k = k.min(self.len());
+        if k == 0 {
             return Ok(Vec::new());
         }
         let matches = self.inner.search(query, k).map_err(ann_error(&self.path))?;

@@ -52,6 +52,17 @@ pub enum IndexError {
         /// What was found.
         found: String,
     },
+    /// A data file became shorter while the index was open: it was modified in place, which
+    /// the writers never do (they replace files by rename).
+    #[error("{path}: the file shrank to {found} bytes while the index was open (it needs {expected}); index files must only be replaced by rename, never modified in place: reopen the index")]
+    FileShrank {
+        /// The data file.
+        path: PathBuf,
+        /// Bytes the open index uses.
+        expected: u64,
+        /// Bytes the file holds now.
+        found: u64,
+    },
     /// A vector does not have the index's dimension.
     #[error("{what}: expected {expected} values (the index dimension), got {found}")]
     DimMismatch {
@@ -70,6 +81,38 @@ pub enum IndexError {
         /// The 0-based position of the value in the row.
         position: usize,
         /// The value found.
+        value: f32,
+    },
+    /// A query holds NaN or an infinity.
+    #[error("{what}: value {position} is {value}, expected a finite number")]
+    NonFiniteQuery {
+        /// Which query (`query`, or its place in a batch).
+        what: String,
+        /// The 0-based position of the value in the query.
+        position: usize,
+        /// The value found.
+        value: f32,
+    },
+    /// A row of a matrix gave a non-finite score for a finite query (see
+    /// [`NonFiniteRow`](IndexError::NonFiniteRow) for rows of an index).
+    #[error("row {row} scores {score} for a finite query: it holds NaN or an infinity, or values so large that the dot product overflows")]
+    NonFiniteScore {
+        /// The 0-based row.
+        row: usize,
+        /// The score (or value) found.
+        score: f32,
+    },
+    /// A row of an index's embeddings is not usable: it holds NaN or an infinity, or values
+    /// so large that its dot product overflows.
+    #[error("{path}: row {row} (id {id:?}) gives the non-finite value {value}: its embedding holds NaN or an infinity, or values so large that a dot product overflows; the index is corrupt, rebuild it")]
+    NonFiniteRow {
+        /// The embeddings file.
+        path: PathBuf,
+        /// The 0-based row.
+        row: usize,
+        /// The id of that row.
+        id: String,
+        /// The score or value found.
         value: f32,
     },
     /// An id is already in the index (or earlier in the same commit).
@@ -98,6 +141,18 @@ pub enum IndexError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// A line of `ids.txt` is not a valid id (empty, or holding whitespace).
+    #[error("{path}: line {line}: invalid video id {id:?}: {reason}")]
+    InvalidIdInFile {
+        /// The ids file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The line's text.
+        id: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// The caller used the writer in the wrong order or with wrong arguments.
     #[error("{0}")]
     Usage(String),
@@ -118,6 +173,15 @@ pub enum IndexError {
     NoAnn {
         /// The index folder.
         path: PathBuf,
+    },
+    /// The graph file does not match the manifest (length, hash or shape): it is not
+    /// handed to usearch.
+    #[error("{path}: HNSW graph file not trusted, not loaded: {reason}")]
+    AnnRejected {
+        /// The graph file.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
     },
     /// usearch reported an error.
     #[error("{path}: usearch: {message}")]

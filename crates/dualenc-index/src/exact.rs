@@ -7,8 +7,13 @@
 //! of its `k` best rows per worker, merged at the end.
 //!
 //! Order of results: by descending score; equal scores by ascending row index (the video
-//! written first wins), so results are deterministic whatever the thread count. A NaN score
-//! ranks below every number.
+//! written first wins), so results are deterministic whatever the thread count.
+//!
+//! Non-finite numbers are errors, never ranked: a query holding NaN or an infinity is
+//! refused ([`IndexError::NonFiniteQuery`]), and a row whose score for a finite query is not
+//! finite (the row holds NaN or an infinity, or overflows) fails the search with
+//! [`IndexError::NonFiniteScore`] naming the first such row. The check rides on the scan
+//! (one comparison per score), so a corrupt row is reported by the first search over it.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -67,11 +72,13 @@ impl Ord for Entry {
     }
 }
 
-/// The `k` best rows seen so far for one query (a bounded max-heap of the worst kept row).
+/// The `k` best rows seen so far for one query (a bounded max-heap of the worst kept row),
+/// and the first row offered with a non-finite score, which is never kept.
 #[derive(Debug, Clone)]
 pub struct TopK {
     k: usize,
     heap: BinaryHeap<Entry>,
+    non_finite: Option<Scored>,
 }
 
 impl TopK {
@@ -80,12 +87,18 @@ impl TopK {
         TopK {
             k,
             heap: BinaryHeap::with_capacity(k.saturating_add(1).min(1 << 16)),
+            non_finite: None,
         }
     }
 
-    /// Offers one row; kept if it ranks before the worst of the `k` kept so far.
+    /// Offers one row; kept if it ranks before the worst of the `k` kept so far. A
+    /// non-finite score is not kept but noted (the lowest such row), for [`TopK::into_result`].
     #[inline]
     pub fn push(&mut self, index: usize, score: f32) {
+        if !score.is_finite() {
+            self.note_non_finite(Scored { index, score });
+            return;
+        }
         if self.k == 0 {
             return;
         }
@@ -101,15 +114,36 @@ impl TopK {
         }
     }
 
+    fn note_non_finite(&mut self, row: Scored) {
+        if self.non_finite.is_none_or(|seen| row.index < seen.index) {
+            self.non_finite = Some(row);
+        }
+    }
+
     /// Merges another selection for the same query into this one.
     pub fn merge(mut self, other: TopK) -> TopK {
+        if let Some(row) = other.non_finite {
+            self.note_non_finite(row);
+        }
         for Entry(s) in other.heap {
             self.push(s.index, s.score);
         }
         self
     }
 
-    /// The kept rows, best first.
+    /// The kept rows, best first, or [`IndexError::NonFiniteScore`] for the lowest row
+    /// offered with a non-finite score.
+    pub fn into_result(self) -> Result<Vec<Scored>, IndexError> {
+        match self.non_finite {
+            Some(row) => Err(IndexError::NonFiniteScore {
+                row: row.index,
+                score: row.score,
+            }),
+            None => Ok(self.into_sorted()),
+        }
+    }
+
+    /// The kept rows, best first (rows with non-finite scores were not kept).
     pub fn into_sorted(self) -> Vec<Scored> {
         self.heap
             .into_sorted_vec()
@@ -155,13 +189,33 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Checks that `matrix` is whole rows of `dim` and `query` one row; returns the row count.
+/// Refuses a query holding NaN or an infinity; `what` names it in the error.
+pub fn check_query(query: &[f32], what: &str) -> Result<(), IndexError> {
+    match query.iter().position(|v| !v.is_finite()) {
+        Some(position) => Err(IndexError::NonFiniteQuery {
+            what: what.into(),
+            position,
+            value: query[position],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first row of `matrix` (`n x dim`) holding NaN or an infinity, with that value.
+pub fn first_non_finite(matrix: &[f32], dim: usize) -> Option<(usize, f32)> {
+    let position = matrix.par_iter().position_first(|v| !v.is_finite())?;
+    Some((position / dim.max(1), matrix[position]))
+}
+
+/// Checks that `matrix` is whole rows of `dim` and `query` one finite row; returns the row
+/// count.
 fn check_shapes(
     matrix: &[f32],
     dim: usize,
-    query_len: usize,
+    query: &[f32],
     what: &str,
 ) -> Result<usize, IndexError> {
+    let query_len = query.len();
     if dim == 0 || !matrix.len().is_multiple_of(dim) {
         return Err(IndexError::DimMismatch {
             what: "matrix (not a whole number of rows)".into(),
@@ -176,16 +230,24 @@ fn check_shapes(
             found: query_len,
         });
     }
+    check_query(query, what)?;
     Ok(matrix.len() / dim)
 }
 
 /// Scores of every row for one query (row order), e.g. to rank a whole test collection.
 pub fn scores(matrix: &[f32], dim: usize, query: &[f32]) -> Result<Vec<f32>, IndexError> {
-    check_shapes(matrix, dim, query.len(), "query")?;
-    Ok(matrix
+    check_shapes(matrix, dim, query, "query")?;
+    let scores: Vec<f32> = matrix
         .par_chunks_exact(dim)
         .map(|row| dot(row, query))
-        .collect())
+        .collect();
+    match scores.iter().position(|s| !s.is_finite()) {
+        Some(row) => Err(IndexError::NonFiniteScore {
+            row,
+            score: scores[row],
+        }),
+        None => Ok(scores),
+    }
 }
 
 /// The `k` best rows for one query, best first (ties: lower row index first).
@@ -195,22 +257,34 @@ pub fn top_k(
     query: &[f32],
     k: usize,
 ) -> Result<Vec<Scored>, IndexError> {
-    check_shapes(matrix, dim, query.len(), "query")?;
+    top_k_from(matrix, dim, query, k, 0)?.into_result()
+}
+
+/// The selection of the `k` best rows for one query, rows numbered from `first` (the
+/// index of the matrix's first row in a larger one).
+pub fn top_k_from(
+    matrix: &[f32],
+    dim: usize,
+    query: &[f32],
+    k: usize,
+    first: usize,
+) -> Result<TopK, IndexError> {
+    check_shapes(matrix, dim, query, "query")?;
     let top = matrix
         .par_chunks(BLOCK_ROWS * dim)
         .enumerate()
         .fold(
             || TopK::new(k),
             |mut top, (block, rows)| {
-                let first = block * BLOCK_ROWS;
+                let start = first + block * BLOCK_ROWS;
                 for (i, row) in rows.chunks_exact(dim).enumerate() {
-                    top.push(first + i, dot(row, query));
+                    top.push(start + i, dot(row, query));
                 }
                 top
             },
         )
         .reduce(|| TopK::new(k), TopK::merge);
-    Ok(top.into_sorted())
+    Ok(top)
 }
 
 /// The `k` best rows of each query of a batch (`queries` is `q x dim`, row-major).
@@ -230,7 +304,9 @@ pub fn top_k_batch(
             found: queries.len(),
         });
     }
-    check_shapes(matrix, dim, dim, "query")?;
+    for (i, query) in queries.chunks_exact(dim).enumerate() {
+        check_shapes(matrix, dim, query, &format!("query {i} of the batch"))?;
+    }
     let q = queries.len() / dim;
     if q == 0 {
         return Ok(Vec::new());
@@ -254,7 +330,7 @@ pub fn top_k_batch(
         .reduce(fresh, |(a, buf), (b, _)| {
             (a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect(), buf)
         });
-    Ok(tops.into_iter().map(TopK::into_sorted).collect())
+    tops.into_iter().map(TopK::into_result).collect()
 }
 
 /// `out[i * q + j] = rows[i] . queries[j]` for a block of `n` rows and `q` queries.

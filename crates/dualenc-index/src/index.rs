@@ -24,7 +24,8 @@
 //!      "feature": "resnext101-resnet152", "encoding": "batch-128"}
 //!   ],
 //!   "ann": {"params": {"connectivity": 16, "expansion_add": 128, "expansion_search": 128,
-//!           "storage": "f16"}, "count": 3}
+//!           "storage": "f16"}, "count": 3,
+//!           "file": {"bytes": 2984, "xxh3_64": "5f0e0b8a8d3c1e27"}}
 //! }
 //! ```
 //!
@@ -34,7 +35,19 @@
 //!   how the videos were batched (docs/training.md, "The network": batch dependence).
 //! - Rows of the collections follow one another in `collections` order; ids are unique over
 //!   the whole index.
-//! - Embeddings are expected L2-normalised: scores are dot products, i.e. cosines.
+//! - Embeddings are expected L2-normalised: scores are dot products, i.e. cosines. They must
+//!   be finite: the writer refuses NaN and infinities (naming the id), and a row of an
+//!   existing index that gives a non-finite score fails the search with
+//!   [`IndexError::NonFiniteRow`] naming the row and its id instead of being ranked.
+//! - Ids are non-empty and hold no whitespace (one id per line; VisualSearch id files are
+//!   space-separated): the writer refuses others, and [`Index::open`] reports a blank line
+//!   or an id with whitespace with its line. A trailing `\r` (Windows line end) is dropped.
+//! - `dim` is at most [`MAX_DIM`]; counts and sizes from the manifest are checked with
+//!   overflow-checked arithmetic and against the files before anything is allocated.
+//! - `ann.file` is the length and XXH3-64 hash of `ann.usearch` (see [`crate::ann`]); a
+//!   graph that does not match it, or that usearch reads with another shape than the
+//!   manifest's, is not loaded: [`Index::open`] logs a warning naming the file and why, and
+//!   approximate searches fall back to exact ones until [`Index::build_ann`] rebuilds it.
 //!
 //! # Writes and crashes
 //!
@@ -45,6 +58,15 @@
 //! data files hold more rows than the manifest: [`Index::open`] uses the first `count` rows
 //! and lines (the last committed state) and logs a warning, and the next append rewrites
 //! them. Files shorter than the manifest says are an error.
+//!
+//! Temporary files (`.dualenc-<pid>-*.tmp`) of a writer that was killed are removed by the
+//! next writer in the folder (see `dualenc_data::atomic`).
+//!
+//! **Rename only.** Other tools must follow the same discipline: replace index files by
+//! rename, never rewrite or truncate them in place. A mapped file that shrinks would make
+//! reading its lost pages kill the process (SIGBUS); as a guard, every search first checks
+//! the length of the mapped `embeddings.f32` and fails with [`IndexError::FileShrank`] if it
+//! shrank, so only a truncation racing with a running scan can still hurt.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -67,6 +89,9 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const EMBEDDINGS_FILE: &str = "embeddings.f32";
 /// Name of the ids file in an index folder.
 pub const IDS_FILE: &str = "ids.txt";
+/// The largest embedding dimension an index may have (2^20 floats, 4 MiB a row): a bound
+/// on what an untrusted manifest can make the reader compute with.
+pub const MAX_DIM: usize = 1 << 20;
 
 /// The content of `manifest.json` (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,7 +172,7 @@ fn manifest_path(dir: &Path) -> PathBuf {
 /// such, not as a parse error), then shape and internal consistency.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, IndexError> {
     let path = manifest_path(dir);
-    let text = std::fs::read_to_string(&path).map_err(IndexError::io(&path))?;
+    let text = dualenc_data::untrusted::read_regular_text(&path).map_err(IndexError::io(&path))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| IndexError::ManifestParse {
             path: path.clone(),
@@ -177,16 +202,24 @@ fn check_manifest(m: &Manifest, path: &Path) -> Result<(), IndexError> {
         path: path.to_path_buf(),
         detail,
     };
-    if m.dim == 0 {
-        return Err(inconsistent("dim is 0".into()));
+    if m.dim == 0 || m.dim > MAX_DIM {
+        return Err(inconsistent(format!(
+            "dim is {}, expected 1 to {MAX_DIM}",
+            m.dim
+        )));
     }
-    let sum: usize = m.collections.iter().map(|c| c.count).sum();
+    let sum = m
+        .collections
+        .iter()
+        .try_fold(0usize, |sum, c| sum.checked_add(c.count))
+        .ok_or_else(|| inconsistent("the collections' counts add up beyond any size".into()))?;
     if sum != m.count {
         return Err(inconsistent(format!(
             "count is {} but the collections hold {sum} videos",
             m.count
         )));
     }
+    embeddings_len(m, path)?;
     if let Some(a) = &m.ann {
         if a.count > m.count {
             return Err(inconsistent(format!(
@@ -208,15 +241,49 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), IndexError> {
     dualenc_data::atomic::write_bytes_atomic(&path, &json).map_err(IndexError::io(&path))
 }
 
-/// Byte length of `count` rows of `dim` floats, or an error naming the manifest on overflow.
-fn embeddings_len(m: &Manifest, dir: &Path) -> Result<usize, IndexError> {
+/// Byte length of `count` rows of `dim` floats, or an error naming the manifest (at
+/// `path`) on overflow.
+fn embeddings_len(m: &Manifest, path: &Path) -> Result<usize, IndexError> {
     m.count
         .checked_mul(m.dim)
         .and_then(|n| n.checked_mul(4))
         .ok_or_else(|| IndexError::ManifestInconsistent {
-            path: manifest_path(dir),
+            path: path.to_path_buf(),
             detail: format!("{} rows of {} floats do not fit in memory", m.count, m.dim),
         })
+}
+
+/// The memory-mapped rows of `embeddings.f32`, with the open file to check its length.
+#[derive(Debug)]
+struct MappedRows {
+    path: PathBuf,
+    file: File,
+    map: Mmap,
+}
+
+impl MappedRows {
+    /// The mapped floats, after checking that the file still holds them all (see the module
+    /// docs, "Rename only"); no rows at all when `rows` is `None`.
+    fn floats(rows: &Option<MappedRows>) -> Result<&[f32], IndexError> {
+        let Some(rows) = rows else {
+            return Ok(&[]);
+        };
+        let found = rows
+            .file
+            .metadata()
+            .map_err(IndexError::io(&rows.path))?
+            .len();
+        let expected = rows.map.len() as u64;
+        if found < expected {
+            return Err(IndexError::FileShrank {
+                path: rows.path.clone(),
+                expected,
+                found,
+            });
+        }
+        // Alignment cannot fail (mappings are page-aligned); an empty slice is the fallback.
+        Ok(bytemuck::try_cast_slice(&rows.map[..]).unwrap_or(&[]))
+    }
 }
 
 /// A read-only index: manifest, ids, memory-mapped embeddings and the optional HNSW graph.
@@ -225,30 +292,25 @@ pub struct Index {
     dir: PathBuf,
     manifest: Manifest,
     ids: Vec<String>,
-    map: Option<Mmap>,
+    rows: Option<MappedRows>,
     ann: Option<AnnIndex>,
 }
 
 impl Index {
     /// Opens the index in `dir`, checking the manifest version, the file sizes against the
-    /// manifest and the uniqueness of the ids, and memory-maps the embeddings.
+    /// manifest and the ids (unique, no blank line, no whitespace), memory-maps the
+    /// embeddings and loads the HNSW graph if it verifies (otherwise a warning: approximate
+    /// searches then scan exactly).
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
         let manifest = read_manifest(dir)?;
         let ids = read_ids(dir, manifest.count)?;
-        let map = map_embeddings(dir, &manifest)?;
-        let ann = match &manifest.ann {
-            Some(info) => Some(AnnIndex::open_view(
-                &dir.join(ann::ANN_FILE),
-                info,
-                manifest.dim,
-            )?),
-            None => None,
-        };
+        let rows = map_embeddings(dir, &manifest)?;
+        let ann = open_ann(dir, &manifest);
         Ok(Index {
             dir: dir.to_path_buf(),
             manifest,
             ids,
-            map,
+            rows,
             ann,
         })
     }
@@ -283,20 +345,11 @@ impl Index {
         &self.ids
     }
 
-    /// All embeddings, `len() x dim()` row-major, straight from the memory map.
-    pub fn embeddings(&self) -> &[f32] {
-        match &self.map {
-            // Alignment cannot fail (mappings are page-aligned); an empty slice is the fallback.
-            Some(map) => bytemuck::try_cast_slice(&map[..]).unwrap_or(&[]),
-            None => &[],
-        }
-    }
-
-    /// The embedding of row `index`, if it exists.
-    pub fn embedding(&self, index: usize) -> Option<&[f32]> {
-        let dim = self.dim();
-        self.embeddings()
-            .get(index.checked_mul(dim)?..index.checked_add(1)?.checked_mul(dim)?)
+    /// All embeddings, `len() x dim()` row-major, straight from the memory map, or
+    /// [`IndexError::FileShrank`] if `embeddings.f32` was truncated since the index was
+    /// opened. The slice stays valid only as long as nobody truncates the file in place.
+    pub fn embeddings(&self) -> Result<&[f32], IndexError> {
+        MappedRows::floats(&self.rows)
     }
 
     /// The HNSW graph, when the index has one.
@@ -306,7 +359,20 @@ impl Index {
 
     /// The score of every video for `query`, in row order (e.g. to rank a whole collection).
     pub fn scores(&self, query: &[f32]) -> Result<Vec<f32>, IndexError> {
-        exact::scores(self.embeddings(), self.dim(), query)
+        exact::scores(self.embeddings()?, self.dim(), query).map_err(|e| self.locate(e))
+    }
+
+    /// Adds the file, row and id to an error about a row of the embeddings.
+    fn locate(&self, error: IndexError) -> IndexError {
+        match error {
+            IndexError::NonFiniteScore { row, score } => IndexError::NonFiniteRow {
+                path: self.dir.join(EMBEDDINGS_FILE),
+                row,
+                id: self.ids.get(row).cloned().unwrap_or_default(),
+                value: score,
+            },
+            other => other,
+        }
     }
 
     /// The `k` best rows for `query` without ids (see [`Index::search`]).
@@ -316,10 +382,11 @@ impl Index {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Scored>, IndexError> {
-        match mode {
-            SearchMode::Exact => exact::top_k(self.embeddings(), self.dim(), query, k),
+        let top = match mode {
+            SearchMode::Exact => exact::top_k(self.embeddings()?, self.dim(), query, k),
             SearchMode::Approx(options) => self.approx_top_k(query, k, options),
-        }
+        };
+        top.map_err(|e| self.locate(e))
     }
 
     /// The `k` best videos for `query` (a `dim()` vector), best first.
@@ -339,8 +406,8 @@ impl Index {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Vec<Scored>>, IndexError> {
-        match mode {
-            SearchMode::Exact => exact::top_k_batch(self.embeddings(), self.dim(), queries, k),
+        let tops = match mode {
+            SearchMode::Exact => exact::top_k_batch(self.embeddings()?, self.dim(), queries, k),
             SearchMode::Approx(options) => {
                 if !queries.len().is_multiple_of(self.dim()) {
                     return Err(IndexError::DimMismatch {
@@ -355,7 +422,8 @@ impl Index {
                     .map(|q| self.approx_top_k(q, k, options))
                     .collect()
             }
-        }
+        };
+        tops.map_err(|e| self.locate(e))
     }
 
     /// The `k` best videos of each query of a batch, in query order.
@@ -386,35 +454,34 @@ impl Index {
     }
 
     /// HNSW candidates of the graph's rows, plus an exact scan of rows appended after the
-    /// graph was built, all re-scored from the embeddings.
+    /// graph was built, all re-scored from the embeddings. An index whose graph was not
+    /// loaded (it did not verify, see [`Index::open`]) is scanned exactly.
     fn approx_top_k(
         &self,
         query: &[f32],
         k: usize,
         options: ApproxOptions,
     ) -> Result<Vec<Scored>, IndexError> {
-        let ann = self.ann.as_ref().ok_or_else(|| IndexError::NoAnn {
-            path: self.dir.clone(),
-        })?;
-        if query.len() != self.dim() {
-            return Err(IndexError::DimMismatch {
-                what: "query".into(),
-                expected: self.dim(),
-                found: query.len(),
-            });
-        }
+        let rows = self.embeddings()?;
+        let dim = self.dim();
+        let Some(ann) = &self.ann else {
+            return match self.manifest.ann {
+                Some(_) => exact::top_k(rows, dim, query, k),
+                None => Err(IndexError::NoAnn {
+                    path: self.dir.clone(),
+                }),
+            };
+        };
         let mut top = TopK::new(k);
         for row in ann.candidates(query, k.max(options.candidates))? {
-            if let Some(embedding) = self.embedding(row) {
+            if let Some(embedding) = row_of(rows, dim, row) {
                 top.push(row, exact::dot(embedding, query));
             }
         }
         let covered = ann.len().min(self.len());
-        let tail = self.embeddings().get(covered * self.dim()..).unwrap_or(&[]);
-        for s in exact::top_k(tail, self.dim(), query, k)? {
-            top.push(covered + s.index, s.score);
-        }
-        Ok(top.into_sorted())
+        let tail = rows.get(covered * dim..).unwrap_or(&[]);
+        top.merge(exact::top_k_from(tail, dim, query, k, covered)?)
+            .into_result()
     }
 
     /// Builds (or extends) the HNSW graph over all rows, saves it as `ann.usearch` and records
@@ -432,29 +499,27 @@ impl Index {
                 self.dir.display()
             )));
         }
+        let dim = self.dim();
+        let rows = MappedRows::floats(&self.rows)?;
+        if let Some((row, value)) = exact::first_non_finite(rows, dim) {
+            return Err(self.locate(IndexError::NonFiniteScore { row, score: value }));
+        }
         let path = self.dir.join(ann::ANN_FILE);
-        let reusable = self
-            .manifest
-            .ann
-            .as_ref()
-            .filter(|info| info.params == params);
-        let graph = match reusable {
-            Some(info) => {
-                let mut graph = AnnIndex::open_owned(&path, info, self.dim())?;
-                graph.extend(self.embeddings(), progress)?;
+        let graph = match self.ann.take().filter(|graph| graph.params() == params) {
+            Some(mut graph) => {
+                graph.extend(rows, progress)?;
                 graph
             }
-            None => AnnIndex::build(&path, self.embeddings(), self.dim(), params, progress)?,
+            None => AnnIndex::build(&path, rows, dim, params, progress)?,
         };
-        graph.save(&path)?;
-        let info = AnnInfo {
+        let file = graph.save(&path)?;
+        self.manifest.ann = Some(AnnInfo {
             params,
             count: graph.len(),
-        };
-        self.ann = None;
-        self.manifest.ann = Some(info.clone());
+            file: Some(file),
+        });
         write_manifest(&self.dir, &self.manifest)?;
-        self.ann = Some(AnnIndex::open_view(&path, &info, self.dim())?);
+        self.ann = Some(graph);
         Ok(())
     }
 
@@ -466,8 +531,27 @@ impl Index {
     }
 }
 
-/// Reads the first `count` ids of `ids.txt`, checking that there are enough and that they
-/// are unique.
+/// Row `row` of a `n x dim` matrix, if it exists.
+fn row_of(rows: &[f32], dim: usize, row: usize) -> Option<&[f32]> {
+    let start = row.checked_mul(dim)?;
+    rows.get(start..start.checked_add(dim)?)
+}
+
+/// The verified HNSW graph of the index, or `None` (with a warning naming the file and the
+/// reason) when the manifest records none or the file does not verify.
+fn open_ann(dir: &Path, manifest: &Manifest) -> Option<AnnIndex> {
+    let info = manifest.ann.as_ref()?;
+    match AnnIndex::open(&dir.join(ann::ANN_FILE), info, manifest.dim) {
+        Ok(graph) => Some(graph),
+        Err(e) => {
+            tracing::warn!("{e}; approximate searches scan every row exactly until the graph is rebuilt (`dualenc index --ann`)");
+            None
+        }
+    }
+}
+
+/// Reads the first `count` ids of `ids.txt`, checking that there are enough, that each is a
+/// valid id (see [`id_problem`]) and that they are unique.
 fn read_ids(dir: &Path, count: usize) -> Result<Vec<String>, IndexError> {
     let path = dir.join(IDS_FILE);
     let mut bytes = Vec::new();
@@ -500,6 +584,14 @@ fn read_ids(dir: &Path, count: usize) -> Result<Vec<String>, IndexError> {
             ),
         })?;
         let id = text.strip_suffix('\r').unwrap_or(text);
+        if let Some(reason) = id_problem(id) {
+            return Err(IndexError::InvalidIdInFile {
+                path,
+                line: line_no + 1,
+                id: id.to_string(),
+                reason,
+            });
+        }
         if !seen.insert(id) {
             return Err(IndexError::DuplicateIdInFile {
                 path,
@@ -513,11 +605,12 @@ fn read_ids(dir: &Path, count: usize) -> Result<Vec<String>, IndexError> {
 }
 
 /// Maps the first `count x dim` floats of `embeddings.f32` after checking the file size.
-fn map_embeddings(dir: &Path, m: &Manifest) -> Result<Option<Mmap>, IndexError> {
+fn map_embeddings(dir: &Path, m: &Manifest) -> Result<Option<MappedRows>, IndexError> {
     let path = dir.join(EMBEDDINGS_FILE);
-    let needed = embeddings_len(m, dir)?;
+    let needed = embeddings_len(m, &manifest_path(dir))?;
     let file = File::open(&path).map_err(IndexError::io(&path))?;
     let found = file.metadata().map_err(IndexError::io(&path))?.len();
+    // `check_manifest` bounds dim by MAX_DIM: 4 * dim cannot overflow.
     let row_bytes = (m.dim * 4) as u64;
     if found < needed as u64 || !(found - needed as u64).is_multiple_of(row_bytes) {
         return Err(IndexError::SizeMismatch {
@@ -534,10 +627,11 @@ fn map_embeddings(dir: &Path, m: &Manifest) -> Result<Option<Mmap>, IndexError> 
         return Ok(None);
     }
     // SAFETY: index files are never modified in place (commits write new files and rename
-    // them), so the mapped bytes cannot change or shrink while the map lives.
+    // them), so the mapped bytes cannot change while the map lives; a file truncated in
+    // place anyway is caught by the length check of `MappedRows::floats` before each use.
     let map =
         unsafe { MmapOptions::new().len(needed).map(&file) }.map_err(IndexError::io(&path))?;
-    Ok(Some(map))
+    Ok(Some(MappedRows { path, file, map }))
 }
 
 /// A pending temporary file in the index folder, renamed over its target at commit.
@@ -584,10 +678,10 @@ impl IndexWriter {
     /// Starts a new index of `dim`-dimensional embeddings of `model` in `dir` (created if
     /// missing). Fails if `dir` already holds an index: append to it instead.
     pub fn create(dir: &Path, dim: usize, model: &str) -> Result<Self, IndexError> {
-        if dim == 0 {
-            return Err(IndexError::Usage(
-                "an index needs a dimension of at least 1".into(),
-            ));
+        if dim == 0 || dim > MAX_DIM {
+            return Err(IndexError::Usage(format!(
+                "an index needs a dimension of 1 to {MAX_DIM}, not {dim}"
+            )));
         }
         if manifest_path(dir).exists() {
             return Err(IndexError::Usage(format!(
@@ -627,7 +721,7 @@ impl IndexWriter {
             });
         }
         let mut embeddings = Staged::new(dir, EMBEDDINGS_FILE)?;
-        embeddings.write(bytemuck::cast_slice(index.embeddings()))?;
+        embeddings.write(bytemuck::cast_slice(index.embeddings()?))?;
         let mut ids = Staged::new(dir, IDS_FILE)?;
         let mut known = HashMap::with_capacity(index.len());
         let owners = manifest
@@ -762,17 +856,25 @@ impl IndexWriter {
     }
 }
 
-/// Ids are stored one per line: refuse empty ids and ids with a line break.
+/// Refuses an id that [`id_problem`] finds wrong.
 fn check_id(id: &str) -> Result<(), IndexError> {
-    let reason = if id.is_empty() {
-        "an id cannot be empty"
-    } else if id.contains(['\n', '\r']) {
-        "an id cannot hold a line break (ids.txt has one id per line)"
+    match id_problem(id) {
+        Some(reason) => Err(IndexError::InvalidId {
+            id: id.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Why `id` cannot be a video id, if it cannot: ids are stored one per line and, as in the
+/// VisualSearch id files, hold no whitespace at all.
+fn id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        Some("an id cannot be empty (blank line?)")
+    } else if id.chars().any(char::is_whitespace) {
+        Some("an id cannot hold whitespace (spaces, tabs, line breaks)")
     } else {
-        return Ok(());
-    };
-    Err(IndexError::InvalidId {
-        id: id.to_string(),
-        reason,
-    })
+        None
+    }
 }

@@ -11,7 +11,12 @@
 //! - [`exact`]: brute-force top-k by dot product over a row-major matrix, single query or
 //!   batched, parallel with rayon, ties broken by lower row index.
 //! - [`ann`]: an HNSW graph (usearch) over the same rows, whose candidates are re-scored
-//!   exactly, and the recall of that approximate mode against exact search.
+//!   exactly, and the recall of that approximate mode against exact search. The graph file
+//!   is verified (length and hash recorded in the manifest) before usearch reads it.
+//!
+//! Hostile or damaged files are errors, never crashes or silent garbage: non-finite
+//! embeddings and queries, bad ids, absurd manifest numbers and data files truncated while
+//! mapped are reported with the file, line, row or id (see [`index`], "Writes and crashes").
 //!
 //! ```no_run
 //! use dualenc_index::{CollectionMeta, Index, IndexWriter, SearchMode};
@@ -38,11 +43,14 @@ mod error;
 pub mod exact;
 pub mod index;
 
-pub use ann::{measure_recall, recall_at_k, AnnIndex, AnnInfo, AnnParams, ApproxOptions, Storage};
+pub use ann::{
+    measure_recall, recall_at_k, AnnFile, AnnIndex, AnnInfo, AnnParams, ApproxOptions, Storage,
+};
 pub use error::IndexError;
 pub use exact::Scored;
 pub use index::{
     CollectionInfo, CollectionMeta, Index, IndexWriter, Manifest, SearchMode, FORMAT_VERSION,
+    MAX_DIM,
 };
 
 /// One search result: a video of the index with its score and its place in the result list.

@@ -66,7 +66,7 @@ fn round_trip_keeps_ids_embeddings_and_manifest() {
     assert_eq!(index.len(), n);
     assert_eq!(index.dim(), dim);
     assert_eq!(index.ids(), &names[..]);
-    assert_eq!(index.embeddings(), &rows[..]);
+    assert_eq!(index.embeddings().unwrap(), &rows[..]);
     let m = index.manifest();
     assert_eq!(m.model, MODEL);
     assert_eq!(m.collections.len(), 1);
@@ -119,8 +119,8 @@ fn append_adds_a_collection_after_the_first() {
         .map(|c| (c.name.as_str(), c.count))
         .collect();
     assert_eq!(counts, vec![("tgif", 30), ("msrvtt", 20)]);
-    assert_eq!(&index.embeddings()[..30 * dim], &first[..]);
-    assert_eq!(&index.embeddings()[30 * dim..], &second[..]);
+    assert_eq!(&index.embeddings().unwrap()[..30 * dim], &first[..]);
+    assert_eq!(&index.embeddings().unwrap()[30 * dim..], &second[..]);
     assert_eq!(index.ids()[29], "tgif29");
     assert_eq!(index.ids()[30], "msr0");
 }
@@ -229,7 +229,7 @@ fn rows_left_by_an_interrupted_commit_are_ignored() {
 
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.len(), 4);
-    assert_eq!(index.embeddings(), &rows[..]);
+    assert_eq!(index.embeddings().unwrap(), &rows[..]);
 }
 
 #[test]

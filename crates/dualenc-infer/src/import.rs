@@ -7,9 +7,16 @@
 //! `ROOT/TRAIN/TextData/vocabulary/{bow,rnn}/VOCAB.pkl` (or `.json`, our form) unless given
 //! explicitly, checked against the weights, and copied into the model folder as
 //! `vocab/bow.EXT` and `vocab/rnn.EXT`.
+//!
+//! Both may come from anywhere: they are read only when they are regular files and never
+//! beyond their length ([`dualenc_data::untrusted::read_regular_file`]; the checkpoint's zip entries
+//! and pickle are bounded by `dualenc-pickle` too), and weights that are not finite (NaN,
+//! inf, or an f64 beyond the f32 range) are refused naming the tensor and the first bad
+//! index.
 
 use std::path::{Path, PathBuf};
 
+use dualenc_data::untrusted::read_regular_file;
 use dualenc_data::Collection;
 use dualenc_model::config::parse_size_list;
 use dualenc_model::model_dir::save_model_dir;
@@ -74,6 +81,10 @@ pub fn import_checkpoint(
         overrides.rnn.as_deref(),
         checkpoint,
     )?;
+    // Read (regular files only, bounded by their length) before they are parsed, so that a
+    // device or FIFO given as a vocabulary is refused, not read for ever.
+    let bow_bytes = read_bytes(&bow_path)?;
+    let rnn_bytes = read_bytes(&rnn_path)?;
     let bow = load_vocabulary(&bow_path)?;
     let rnn = load_vocabulary(&rnn_path)?;
     let config = model_config(&ckpt.opt, bow.len(), rnn.len(), checkpoint)?;
@@ -91,8 +102,6 @@ pub fn import_checkpoint(
     if let Some(eiters) = ckpt.eiters {
         meta.extra.insert("Eiters".into(), Json::from(eiters));
     }
-    let bow_bytes = read_bytes(&bow_path)?;
-    let rnn_bytes = read_bytes(&rnn_path)?;
     let bow_name = format!("bow.{}", extension(&bow_path));
     let rnn_name = format!("rnn.{}", extension(&rnn_path));
     save_model_dir(
@@ -179,23 +188,42 @@ fn keys(value: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// A state dict as named tensors with `prefix` prepended to every name.
+/// A state dict as named tensors with `prefix` prepended to every name; every value must
+/// be finite.
 fn prefixed(file: &TorchFile, dict: &Value, prefix: &str) -> Result<Vec<NamedTensor>> {
     file.state_dict(dict)?
         .into_iter()
         .map(|(name, tensor)| {
+            let name = format!("{prefix}{name}");
             let data = to_f32(&tensor.data).ok_or_else(|| {
                 checkpoint_error(
                     file.path(),
                     format!(
-                        "tensor {prefix}{name} has dtype {:?}, expected a number type",
+                        "tensor {name} has dtype {:?}, expected a number type",
                         tensor.dtype
                     ),
                 )
             })?;
-            Ok((format!("{prefix}{name}"), tensor.shape, data))
+            check_finite(file.path(), &name, &data)?;
+            Ok((name, tensor.shape, data))
         })
         .collect()
+}
+
+/// Refuses a tensor holding NaN or an infinity (after the conversion to f32): such weights
+/// make every similarity NaN while max pooling and ranking hide it.
+fn check_finite(checkpoint: &Path, name: &str, data: &[f32]) -> Result<()> {
+    match data.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(checkpoint_error(
+            checkpoint,
+            format!(
+                "tensor {name} holds {} at index {index} (the first value that is not \
+                 finite); weights must be finite",
+                data[index]
+            ),
+        )),
+    }
 }
 
 fn to_f32(data: &TensorData) -> Option<Vec<f32>> {
@@ -447,8 +475,9 @@ fn extension(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
+/// The bytes of `path`, a regular file, read no further than its length.
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| InferError::io(path, e))
+    read_regular_file(path).map_err(|e| InferError::io(path, e))
 }
 
 fn checkpoint_error(path: &Path, message: String) -> InferError {

@@ -26,7 +26,7 @@ pub use encode::{
 };
 pub use error::{InferError, Result};
 pub use import::{import_checkpoint, ImportReport, VocabOverrides};
-pub use predictor::{predict, PredictOptions, QuerySetReport};
+pub use predictor::{predict, PredictOptions, QuerySetReport, TopicPrefix};
 pub use session::LoadedModel;
 pub use tester::{test_model, CaptionLayout, TestOptions, TestReport};
 

@@ -10,7 +10,9 @@
 //! - `id.sent.score.txt.xml`: the TRECVID XML run, when `ROOT/TEST/VideoSets/TEST.txt` and the
 //!   edition's topic file exist and agree (otherwise skipped with a warning, as it is only a
 //!   submission format);
-//! - `id.sent.score.txt.treceval`: the trec run (top 1000, topic prefix `1`);
+//! - `id.sent.score.txt.treceval`: the trec run (top 1000, topics prefixed as
+//!   [`TopicPrefix`] says: TRECVID's `1` as `trec_eval.py`, or none where the qrels number the
+//!   topics as the query set does, as `dualenc synth --avs` and the reference harness write them);
 //! - `perf.txt` and the returned infAP report, when the qrels
 //!   `ROOT/TEST/TextData/avs.qrels.EDITION` exist, EDITION being the query set's name up to its
 //!   first dot (`tv16.avs.txt` -> `tv16`), as `trec_eval.py` names them.
@@ -45,6 +47,39 @@ pub struct PredictOptions {
     pub query_sets: Vec<String>,
     /// Batching.
     pub encode: EncodeOptions,
+    /// How the trec run numbers the topics.
+    pub topic_prefix: TopicPrefix,
+}
+
+/// The prefix of the topic numbers in the trec run, which must match the qrels.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TopicPrefix {
+    /// TRECVID's `1` (topic 501 is `1501` in the qrels, as `trec_eval.py` writes it), unless
+    /// the qrels hold the query set's own numbers and none of the prefixed ones: then none.
+    #[default]
+    Auto,
+    /// This prefix.
+    Fixed(String),
+}
+
+impl TopicPrefix {
+    /// The prefix for `topics` (the query set's numbers) against `qrels`, if any.
+    pub fn resolve(&self, topics: &[&str], qrels: Option<&Qrels>) -> String {
+        const TRECVID: &str = "1";
+        match (self, qrels) {
+            (TopicPrefix::Fixed(prefix), _) => prefix.clone(),
+            (TopicPrefix::Auto, Some(q)) => {
+                let prefixed = topics.iter().any(|t| q.has_topic(&format!("{TRECVID}{t}")));
+                let plain = topics.iter().any(|t| q.has_topic(t));
+                if plain && !prefixed {
+                    String::new()
+                } else {
+                    TRECVID.to_string()
+                }
+            }
+            (TopicPrefix::Auto, None) => TRECVID.to_string(),
+        }
+    }
 }
 
 /// The outcome for one query set.
@@ -96,11 +131,11 @@ pub fn predict<B: ModelBackend>(
                 options,
             )?;
             write_query_set(
-                &options.rootpath,
-                &options.collection,
+                (&options.rootpath, &options.collection),
                 set,
                 &out_root.join(set),
                 &ranked,
+                &options.topic_prefix,
             )
         })
         .collect()
@@ -151,11 +186,11 @@ fn dot_all(query: &[f32], videos: &[f32], dim: usize) -> Vec<f64> {
 
 /// Writes the score file, the XML and trec runs, and scores the run when qrels exist.
 fn write_query_set(
-    rootpath: &Path,
-    collection: &str,
+    (rootpath, collection): (&Path, &str),
     query_set: &str,
     out_dir: &Path,
     scores: &ScoreFile,
+    prefix: &TopicPrefix,
 ) -> Result<QuerySetReport> {
     let eval_err = |e: &dyn std::fmt::Display| InferError::Eval(e.to_string());
     let edition = query_set.split('.').next().unwrap_or(query_set).to_string();
@@ -164,14 +199,22 @@ fn write_query_set(
     scores.write(&score_file).map_err(|e| eval_err(&e))?;
     let xml_file = write_xml(rootpath, collection, &edition, &score_file, scores);
     let trec_file = avs::treceval_path(&score_file);
-    let trec = scores.to_trec(&TrecOptions::default());
-    avs::write_file(&trec_file, trec.as_bytes()).map_err(|e| eval_err(&e))?;
     let qrels_path = rootpath
         .join(collection)
         .join("TextData")
         .join(format!("avs.qrels.{edition}"));
-    let infap = if qrels_path.is_file() {
-        let qrels = Qrels::read(&qrels_path).map_err(|e| eval_err(&e))?;
+    let qrels = match qrels_path.is_file() {
+        true => Some(Qrels::read(&qrels_path).map_err(|e| eval_err(&e))?),
+        false => None,
+    };
+    let numbers: Vec<&str> = scores.topics.iter().map(|t| t.topic.as_str()).collect();
+    let trec_options = TrecOptions {
+        topic_prefix: prefix.resolve(&numbers, qrels.as_ref()),
+        ..TrecOptions::default()
+    };
+    let trec = scores.to_trec(&trec_options);
+    avs::write_file(&trec_file, trec.as_bytes()).map_err(|e| eval_err(&e))?;
+    let infap = if let Some(qrels) = qrels {
         let run =
             Run::parse_trec(&trec, &trec_file.display().to_string()).map_err(|e| eval_err(&e))?;
         let report = evaluate(&qrels, &run).map_err(|e| eval_err(&e))?;

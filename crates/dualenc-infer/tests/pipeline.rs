@@ -217,6 +217,7 @@ fn predict_ranks_every_video_by_cosine_and_scores_infap() {
         feature: "tinyfeat".into(),
         query_sets: vec!["tv16.avs.txt".into()],
         encode: EncodeOptions::default(),
+        topic_prefix: Default::default(),
     };
     let reports = predict(
         &loaded.model,
@@ -362,11 +363,7 @@ fn pair_encoding_equals_the_originals_one_copy_per_caption_batches() {
             if !done[v] && (start + k) % 2 == 0 {
                 done[v] = true;
                 let got = &ours.video_embs[v * 12..(v + 1) * 12];
-                let diff = got
-                    .iter()
-                    .zip(row)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
+                let diff = dualenc_testkit::compare::max_abs_diff(got, row);
                 // Tolerance 1e-6: same arithmetic, other batch composition (float summation order).
                 assert!(diff < 1e-6, "video {v}: {diff}");
             }

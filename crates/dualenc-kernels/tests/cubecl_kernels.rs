@@ -18,6 +18,7 @@ use dualenc_kernels::gru::reference;
 use dualenc_kernels::{
     AdamCoefficients, ConvBackend, CpuAutodiffBackend, CpuBackend, GruBackend, OptimBackend,
 };
+use dualenc_testkit::compare::max_abs_diff;
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -63,11 +64,7 @@ fn assert_close_to(what: &str, got: TensorData, want: TensorData, tolerance: f32
         got.iter().all(|v| v.is_finite()),
         "{what}: non-finite values"
     );
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let worst = max_abs_diff(&got, &want);
     assert!(worst <= tolerance, "{what}: largest difference {worst}");
 }
 

@@ -6,6 +6,7 @@
 use burn::tensor::{backend::Backend, Distribution, Tensor, TensorPrimitive};
 use dualenc_kernels::gru::reference;
 use dualenc_kernels::{CpuAutodiffBackend, CpuBackend, GruBackend};
+use dualenc_testkit::compare::max_abs_diff;
 
 const TOLERANCE: f32 = 1e-5;
 
@@ -18,11 +19,7 @@ fn assert_close<B: Backend, const D: usize>(what: &str, a: Tensor<B, D>, b: Tens
     assert_eq!(a.dims(), b.dims(), "{what}: shapes");
     let a = a.into_data().to_vec::<f32>().unwrap();
     let b = b.into_data().to_vec::<f32>().unwrap();
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = max_abs_diff(&a, &b);
     assert!(worst <= TOLERANCE, "{what}: largest difference {worst}");
 }
 
@@ -133,11 +130,7 @@ fn custom_backward_matches_automatic_differentiation() {
             .zip(fused.iter().zip(&automatic))
         {
             assert_eq!(a.len(), b.len(), "{name}: sizes");
-            let worst = a
-                .iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_abs_diff(a, b);
             assert!(
                 worst <= TOLERANCE,
                 "d {name} ({n}x{t}x{h}): largest difference {worst}"

@@ -4,7 +4,11 @@
 //!
 //! A folder is written into a temporary sibling and renamed into place, so an interrupted
 //! save leaves the previous model intact.
+//!
+//! A folder may come from elsewhere: its files are read only when they are regular files,
+//! never beyond their length, and weights that are not finite (NaN, inf) are refused.
 
+use dualenc_data::untrusted::read_regular_file;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -178,8 +182,14 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_bytes(path, &text)
 }
 
+/// Reads the whole of `path` bounded by its length, regular files only (see
+/// [`dualenc_data::untrusted`]).
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    read_regular_file(path).map_err(|e| io_err(path, e))
+}
+
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let text = read_file(path)?;
     serde_json::from_slice(&text).map_err(|e| ModelError::Format {
         path: path.to_path_buf(),
         message: format!("invalid JSON at line {}: {e}", e.line()),
@@ -227,9 +237,11 @@ pub fn write_safetensors(path: &Path, tensors: &[NamedTensor]) -> Result<()> {
 }
 
 /// Reads every tensor of a safetensors file as f32 (F32, F64 and I64 accepted), sorted by
-/// name.
+/// name. Only a regular file is read, no further than its length; a value that is not
+/// finite (NaN, inf, or an F64 beyond the f32 range) is an error naming the file, the
+/// tensor and the index of the first such value.
 pub fn read_safetensors(path: &Path) -> Result<Vec<NamedTensor>> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let bytes = read_file(path)?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Format {
         path: path.to_path_buf(),
         message: format!("not a safetensors file: {e}"),
@@ -245,11 +257,28 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<NamedTensor>> {
                     view.dtype()
                 ),
             })?;
+            check_finite(path, &name, &data)?;
             Ok((name, view.shape().to_vec(), data))
         })
         .collect::<Result<Vec<NamedTensor>>>()?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// Refuses a tensor holding NaN or an infinity: such weights make every similarity NaN
+/// while max pooling and ranking hide it.
+fn check_finite(path: &Path, name: &str, data: &[f32]) -> Result<()> {
+    match data.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(ModelError::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "tensor `{name}` holds {} at index {index} (the first value that is not \
+                 finite); weights must be finite",
+                data[index]
+            ),
+        }),
+    }
 }
 
 fn decode(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {

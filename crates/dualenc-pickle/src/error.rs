@@ -71,6 +71,17 @@ pub enum TorchError {
         /// The zip error.
         source: zip::result::ZipError,
     },
+    /// A zip entry declares or inflates to more bytes than it may hold (see
+    /// [`crate::torch::MAX_ZIP_INFLATION`]), or to other than it declares.
+    #[error("{path}: zip entry {entry}: {message}")]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// The entry.
+        entry: String,
+        /// What is wrong.
+        message: String,
+    },
     /// One of the file's pickles is broken.
     #[error("{path}: {part} (starting at byte {start} of the file): {source}")]
     Pickle {
@@ -83,7 +94,8 @@ pub enum TorchError {
         /// The pickle error.
         source: PickleError,
     },
-    /// A tensor names a storage the file does not hold, or a storage is too short.
+    /// A tensor names a storage the file does not hold, or a storage's size differs from
+    /// what the pickle says.
     #[error("{path}: storage {key:?}: {message}")]
     Storage {
         /// The file.

@@ -7,6 +7,14 @@
 //! unknown classes become [`Value::Object`]s that keep their state. [`TorchFile`] reads both
 //! torch container formats and turns tensor references into [`Tensor`]s.
 //!
+//! Input is untrusted: files are read with
+//! [`dualenc_data::untrusted::read_regular_file`] (regular files only, no
+//! more than their length), a pickle may not nest deeper than [`unpickle::MAX_DEPTH`] nor
+//! expand beyond [`unpickle::MAX_EXPANSION`] times its length, zip entries may not inflate
+//! beyond what the pickle's storages need nor [`torch::MAX_ZIP_INFLATION`] times the
+//! archive's length, and shapes, strides and offsets are checked against their storage
+//! with checked arithmetic before anything is allocated.
+//!
 //! ```no_run
 //! use dualenc_pickle::TorchFile;
 //! let ckpt = TorchFile::open("model_best.pth.tar")?;

@@ -6,7 +6,7 @@
 //! every finished value its size, so that hostile input is refused before it can overflow
 //! the stack or expand exponentially.
 
-use crate::unpickle::{MAX_DEPTH, MAX_VALUES};
+use crate::unpickle::{MAX_DEPTH, MAX_EXPANSION};
 use crate::value::{PyObject, Value};
 use std::collections::HashMap;
 
@@ -34,7 +34,8 @@ pub(crate) struct ObjectNode {
     pub(crate) state: Option<Node>,
 }
 
-/// Size (number of values) and nesting depth of a finished value.
+/// Size (what copying it costs, see [`MAX_EXPANSION`]) and nesting depth of a finished
+/// value.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta {
     pub(crate) size: usize,
@@ -42,7 +43,38 @@ pub(crate) struct Meta {
 }
 
 pub(crate) fn scalar(value: Value) -> Node {
-    Node::Val(value, Meta { size: 1, depth: 0 })
+    let meta = leaf_meta(&value);
+    Node::Val(value, meta)
+}
+
+/// Meta of a value without children: 1 plus the length of what it holds on the heap.
+fn leaf_meta(value: &Value) -> Meta {
+    let payload = match value {
+        Value::Str(s) => s.len(),
+        Value::Bytes(b) | Value::BigInt(b) => b.len(),
+        Value::Global { module, name } => module.len().saturating_add(name.len()),
+        Value::Tensor(t) => [
+            t.storage.key.len(),
+            t.storage.location.len(),
+            t.size.len(),
+            t.stride.len(),
+        ]
+        .iter()
+        .fold(0usize, |acc, &n| acc.saturating_add(n)),
+        _ => 0,
+    };
+    Meta {
+        size: payload.saturating_add(1),
+        depth: 0,
+    }
+}
+
+/// The error of a value that copies out more than `limit`.
+pub(crate) fn expansion_message(limit: usize) -> String {
+    format!(
+        "value expands to more than {limit} values and bytes ({MAX_EXPANSION} times the \
+         pickle's length, shared references copied out)"
+    )
 }
 
 /// Turns nodes (with memo references) into values.
@@ -50,15 +82,17 @@ pub(crate) struct Resolver<'m> {
     pub(crate) memo: &'m HashMap<u32, Node>,
     /// Memo keys being resolved (a repeat is a cycle).
     pub(crate) active: Vec<u32>,
-    /// Values left before the result counts as too large.
+    /// What may still be copied out before the result counts as too large.
     pub(crate) budget: usize,
+    /// The whole budget, for messages.
+    pub(crate) limit: usize,
     /// Expanded sizes of memo entries, computed once each.
     pub(crate) sizes: HashMap<u32, usize>,
 }
 
 impl Resolver<'_> {
-    /// Number of values `node` expands to, refusing more than [`MAX_VALUES`] before any
-    /// copying happens (shared references can make that exponential in the input size).
+    /// What copying `node` out costs, refusing more than the budget before any copying
+    /// happens (shared references can make that exponential in the input size).
     pub(crate) fn expanded_size(&mut self, node: &Node, level: u32) -> Result<usize, String> {
         if level > MAX_DEPTH {
             return Err(format!("value nested deeper than {MAX_DEPTH} levels"));
@@ -81,8 +115,8 @@ impl Resolver<'_> {
         let mut total = 1usize;
         for child in children {
             total = total.saturating_add(self.expanded_size(child, level + 1)?);
-            if total > MAX_VALUES {
-                return Err(format!("value expands to more than {MAX_VALUES} items"));
+            if total > self.budget {
+                return Err(expansion_message(self.limit));
             }
         }
         Ok(total)
@@ -136,7 +170,7 @@ impl Resolver<'_> {
         self.budget = self
             .budget
             .checked_sub(size)
-            .ok_or_else(|| format!("value expands to more than {MAX_VALUES} items"))?;
+            .ok_or_else(|| expansion_message(self.limit))?;
         Ok(())
     }
 
@@ -229,7 +263,7 @@ pub(crate) fn value_node(value: Value) -> Node {
 }
 
 fn measure(value: &Value) -> Meta {
-    let leaf = Meta { size: 1, depth: 0 };
+    let leaf = leaf_meta(value);
     match value {
         Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
             items.iter().map(measure).fold(leaf, merge)

@@ -7,6 +7,8 @@
 use crate::error::{PickleError, TorchError};
 use crate::unpickle::load_prefix;
 use crate::value::Value;
+use dualenc_data::untrusted::read_regular_file;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,13 @@ use std::path::{Path, PathBuf};
 const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 /// The only legacy protocol version PyTorch writes.
 const LEGACY_PROTOCOL: i64 = 1001;
+/// How many times its own length a zip checkpoint may inflate to, all entries together.
+/// `torch.save` stores its entries uncompressed, so a real checkpoint inflates to less than
+/// its own length; a re-compressed one of float weights hardly reaches twice. Beyond this
+/// ratio an archive is a decompression bomb and is refused before the entry is inflated.
+pub const MAX_ZIP_INFLATION: u64 = 32;
+/// Most bytes read from the `byteorder` entry (`little` or `big`).
+const MAX_BYTEORDER_LEN: u64 = 16;
 
 /// Element type of a storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,9 +106,62 @@ pub struct TensorRef {
 }
 
 impl TensorRef {
-    /// Number of elements of the tensor.
-    pub fn numel(&self) -> usize {
-        self.size.iter().product()
+    /// Number of elements of the tensor, `None` when the product of the shape overflows.
+    pub fn numel(&self) -> Option<usize> {
+        self.size
+            .iter()
+            .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+    }
+
+    /// Checks that the view lies inside a storage of `available` elements and returns its
+    /// number of elements. Every product and sum is checked, so a hostile shape, stride
+    /// or offset is an error, never an overflow. A view may not hold more elements than
+    /// its storage: state dicts hold no broadcast (stride 0) views, and the limit keeps
+    /// what [`TorchFile::tensor`] allocates within the storage's own size.
+    pub fn check_within(&self, available: usize) -> Result<usize, String> {
+        let numel = self
+            .numel()
+            .ok_or_else(|| format!("shape {:?} overflows: too many elements", self.size))?;
+        if self.offset > available {
+            return Err(format!(
+                "storage offset {} lies beyond the storage's {available} elements",
+                self.offset
+            ));
+        }
+        if numel == 0 {
+            return Ok(0);
+        }
+        if numel > available {
+            return Err(format!(
+                "shape {:?} has {numel} elements, more than the storage's {available}",
+                self.size
+            ));
+        }
+        let last = self.last_index().ok_or_else(|| {
+            format!(
+                "shape {:?} with strides {:?} at offset {} overflows",
+                self.size, self.stride, self.offset
+            )
+        })?;
+        if last >= available {
+            return Err(format!(
+                "shape {:?} with strides {:?} at offset {} reaches element {last}, beyond \
+                 the storage's {available}",
+                self.size, self.stride, self.offset
+            ));
+        }
+        Ok(numel)
+    }
+
+    /// Storage index of the view's last element (no dimension may be empty), `None` on
+    /// overflow.
+    fn last_index(&self) -> Option<usize> {
+        self.size
+            .iter()
+            .zip(&self.stride)
+            .try_fold(self.offset, |acc, (&n, &s)| {
+                n.checked_sub(1)?.checked_mul(s)?.checked_add(acc)
+            })
     }
 
     /// A one-line description such as `tensor F32 [24, 16] (storage 0)`.
@@ -129,14 +191,16 @@ pub(crate) fn tensor_ref_from_args(args: &[Value]) -> Result<TensorRef, String> 
             "size {size:?} and stride {stride:?} differ in length"
         ));
     }
-    Ok(TensorRef {
+    let tensor = TensorRef {
         storage,
         offset: offset
             .checked_add(view_offset)
             .ok_or("storage offset overflows")?,
         size,
         stride,
-    })
+    };
+    tensor.check_within(tensor.storage.numel)?;
+    Ok(tensor)
 }
 
 /// Parses a storage persistent id `('storage', StorageType, key, location, numel[, view])`;
@@ -272,10 +336,11 @@ pub struct TorchFile {
 }
 
 impl TorchFile {
-    /// Reads a torch file of either format.
+    /// Reads a torch file of either format. Only a regular file is read, and no more than
+    /// its length (see [`read_regular_file`]).
     pub fn open(path: impl AsRef<Path>) -> Result<TorchFile, TorchError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| TorchError::Io {
+        let bytes = read_regular_file(path).map_err(|source| TorchError::Io {
             path: path.to_owned(),
             source,
         })?;
@@ -372,33 +437,17 @@ impl TorchFile {
 }
 
 /// Copies a tensor's elements (raw bytes, `dtype.size()` each) out of its storage in
-/// row-major order, checking every index against the storage length.
+/// row-major order. The view is checked against the storage before anything is allocated.
 fn gather(tref: &TensorRef, bytes: &[u8]) -> Result<Vec<u8>, String> {
     let elem = tref.storage.dtype.size();
-    let available = bytes.len() / elem;
-    let numel = tref.numel();
-    let mut out = Vec::with_capacity(numel.saturating_mul(elem));
-    if numel == 0 {
-        return Ok(out);
-    }
-    let last = tref
-        .size
-        .iter()
-        .zip(&tref.stride)
-        .try_fold(tref.offset, |acc, (&n, &s)| {
-            (n - 1).checked_mul(s).and_then(|x| acc.checked_add(x))
-        })
-        .ok_or("tensor index overflows")?;
-    if last >= available {
-        return Err(format!(
-            "tensor {:?} at offset {} needs element {last}, the storage has {available} ({} bytes)",
-            tref.size,
-            tref.offset,
-            bytes.len()
-        ));
-    }
+    let numel = tref.check_within(bytes.len() / elem)?;
+    let nbytes = numel
+        .checked_mul(elem)
+        .ok_or_else(|| format!("shape {:?} overflows in bytes", tref.size))?;
+    let mut out = Vec::with_capacity(nbytes);
     let mut index = vec![0usize; tref.size.len()];
     for _ in 0..numel {
+        // No overflow: every linear index is at most the last one, checked above.
         let linear: usize = tref.offset
             + index
                 .iter()
@@ -475,38 +524,202 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// Every storage the tensors of `value` use, with its dtype.
-fn storages_of(value: &Value, out: &mut HashMap<String, DType>) {
-    match value {
-        Value::Tensor(t) => {
-            out.insert(t.storage.key.clone(), t.storage.dtype);
+/// A storage as the pickle declares it: element type and number of elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StorageSpec {
+    dtype: DType,
+    numel: usize,
+}
+
+impl StorageSpec {
+    /// Bytes the storage holds, `None` on overflow.
+    fn nbytes(self) -> Option<usize> {
+        self.numel.checked_mul(self.dtype.size())
+    }
+}
+
+/// Every storage the tensors of `value` use, by key; a key declared with two different
+/// types or sizes is an error.
+fn storages_of(path: &Path, value: &Value) -> Result<HashMap<String, StorageSpec>, TorchError> {
+    let mut refs = Vec::new();
+    collect_storages(value, &mut refs);
+    let mut out = HashMap::new();
+    for storage in refs {
+        let spec = StorageSpec {
+            dtype: storage.dtype,
+            numel: storage.numel,
+        };
+        match out.entry(storage.key.clone()) {
+            Entry::Vacant(slot) => {
+                slot.insert(spec);
+            }
+            Entry::Occupied(slot) if *slot.get() == spec => {}
+            Entry::Occupied(slot) => {
+                let first = slot.get();
+                return Err(TorchError::Storage {
+                    path: path.to_owned(),
+                    key: storage.key.clone(),
+                    message: format!(
+                        "declared as {} {:?} elements and as {} {:?} elements",
+                        first.numel, first.dtype, spec.numel, spec.dtype
+                    ),
+                });
+            }
         }
+    }
+    Ok(out)
+}
+
+/// The storage of every tensor in `value`, in pickle order.
+fn collect_storages<'v>(value: &'v Value, out: &mut Vec<&'v StorageRef>) {
+    match value {
+        Value::Tensor(t) => out.push(&t.storage),
         Value::List(items) | Value::Tuple(items) | Value::Set(items) => {
-            items.iter().for_each(|v| storages_of(v, out))
+            items.iter().for_each(|v| collect_storages(v, out))
         }
         Value::Dict(pairs) => pairs.iter().for_each(|(k, v)| {
-            storages_of(k, out);
-            storages_of(v, out);
+            collect_storages(k, out);
+            collect_storages(v, out);
         }),
         Value::Object(obj) => obj
             .args
             .iter()
             .chain(obj.state.iter())
-            .for_each(|v| storages_of(v, out)),
-        Value::PersistentId(inner) => storages_of(inner, out),
+            .for_each(|v| collect_storages(v, out)),
+        Value::PersistentId(inner) => collect_storages(inner, out),
         _ => {}
     }
 }
 
-fn read_zip(path: &Path, bytes: &[u8]) -> Result<TorchFile, TorchError> {
-    let zip_err = |entry: &str, source| TorchError::Zip {
+/// How many bytes a zip entry must inflate to.
+#[derive(Debug, Clone, Copy)]
+enum EntrySize {
+    /// Any size up to this many bytes.
+    AtMost(u64),
+    /// Exactly this many bytes (a storage: numel times the element size).
+    Exactly(u64),
+}
+
+/// What the entries of a zip checkpoint may still inflate to: [`MAX_ZIP_INFLATION`] times
+/// the archive's length, all entries together.
+#[derive(Debug, Clone, Copy)]
+struct InflationBudget {
+    /// Bytes left.
+    left: u64,
+    /// The archive's length, for messages.
+    archive_len: u64,
+}
+
+impl InflationBudget {
+    fn new(archive_len: usize) -> Self {
+        let archive_len = u64::try_from(archive_len).unwrap_or(u64::MAX);
+        InflationBudget {
+            left: archive_len.saturating_mul(MAX_ZIP_INFLATION),
+            archive_len,
+        }
+    }
+
+    /// Why an entry declaring `declared` bytes may not be inflated, if it may not.
+    fn refusal(&self, declared: u64, size: EntrySize) -> Option<String> {
+        match size {
+            EntrySize::Exactly(n) if declared != n => Some(format!(
+                "declares {declared} bytes, but the pickle's storage needs exactly {n}"
+            )),
+            EntrySize::AtMost(n) if declared > n => Some(format!(
+                "declares {declared} bytes, more than the {n} it may hold"
+            )),
+            _ if declared > self.left => Some(format!(
+                "declares {declared} bytes, more than the {} left of the archive's inflation \
+                 budget ({MAX_ZIP_INFLATION} times its {} bytes)",
+                self.left, self.archive_len
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the entries of a zip checkpoint within an [`InflationBudget`].
+struct ZipEntries<'a> {
+    path: &'a Path,
+    archive: zip::ZipArchive<std::io::Cursor<&'a [u8]>>,
+    budget: InflationBudget,
+}
+
+impl<'a> ZipEntries<'a> {
+    fn new(path: &'a Path, bytes: &'a [u8]) -> Result<Self, TorchError> {
+        let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .map_err(|e| zip_error(path, "archive", e))?;
+        Ok(ZipEntries {
+            path,
+            archive,
+            budget: InflationBudget::new(bytes.len()),
+        })
+    }
+
+    /// The entry `name` (`None` when the archive has none). Its declared size must fit
+    /// `size` and the budget before anything is inflated.
+    fn read(&mut self, name: &str, size: EntrySize) -> Result<Option<Vec<u8>>, TorchError> {
+        let mut file = match self.archive.by_name(name) {
+            Ok(file) => file,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(zip_error(self.path, name, e)),
+        };
+        let declared = file.size();
+        if let Some(message) = self.budget.refusal(declared, size) {
+            return Err(entry_error(self.path, name, message));
+        }
+        let data = inflate(self.path, name, &mut file, declared)?;
+        self.budget.left -= declared;
+        Ok(Some(data))
+    }
+}
+
+/// Inflates an entry that declares `declared` bytes through a limit of one byte more, so
+/// that a header that lies cannot make it inflate further; other than `declared` bytes is
+/// an error.
+fn inflate(
+    path: &Path,
+    name: &str,
+    entry: &mut impl Read,
+    declared: u64,
+) -> Result<Vec<u8>, TorchError> {
+    let mut buf = Vec::new();
+    let capacity = usize::try_from(declared).unwrap_or(usize::MAX);
+    buf.try_reserve_exact(capacity)
+        .map_err(|_| entry_error(path, name, format!("{declared} bytes do not fit in memory")))?;
+    entry
+        .take(declared.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| zip_error(path, name, zip::result::ZipError::Io(e)))?;
+    let inflated = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+    if inflated != declared {
+        let how = if inflated > declared { "more" } else { "fewer" };
+        let message = format!("inflates to {how} than the {declared} bytes it declares");
+        return Err(entry_error(path, name, message));
+    }
+    Ok(buf)
+}
+
+fn zip_error(path: &Path, entry: &str, source: zip::result::ZipError) -> TorchError {
+    TorchError::Zip {
         path: path.to_owned(),
         entry: entry.to_owned(),
         source,
-    };
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| zip_err("archive", e))?;
-    let pkl_name = archive
+    }
+}
+
+fn entry_error(path: &Path, entry: &str, message: String) -> TorchError {
+    TorchError::Entry {
+        path: path.to_owned(),
+        entry: entry.to_owned(),
+        message,
+    }
+}
+
+fn read_zip(path: &Path, bytes: &[u8]) -> Result<TorchFile, TorchError> {
+    let mut entries = ZipEntries::new(path, bytes)?;
+    let pkl_name = entries
+        .archive
         .file_names()
         .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
         .min_by_key(|n| n.len())
@@ -516,38 +729,35 @@ fn read_zip(path: &Path, bytes: &[u8]) -> Result<TorchFile, TorchError> {
             reason: "zip archive without a data.pkl entry".to_owned(),
         })?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_owned();
-    let mut read_entry = |name: &str| -> Result<Option<Vec<u8>>, TorchError> {
-        let mut file = match archive.by_name(name) {
-            Ok(file) => file,
-            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-            Err(e) => return Err(zip_err(name, e)),
-        };
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf)
-            .map_err(|e| zip_err(name, zip::result::ZipError::Io(e)))?;
-        Ok(Some(buf))
-    };
-    let pickle = read_entry(&pkl_name)?.unwrap_or_default();
+    let pickle = entries
+        .read(&pkl_name, EntrySize::AtMost(u64::MAX))?
+        .unwrap_or_default();
     let (root, _) = load_prefix(&pickle).map_err(|source| TorchError::Pickle {
         path: path.to_owned(),
         part: pkl_name.clone(),
         start: 0,
         source,
     })?;
-    let big_endian = match read_entry(&format!("{prefix}byteorder"))? {
+    let order_entry = format!("{prefix}byteorder");
+    let big_endian = match entries.read(&order_entry, EntrySize::AtMost(MAX_BYTEORDER_LEN))? {
         Some(order) => parse_byteorder(path, &order)?,
         None => false,
     };
-    let mut wanted = HashMap::new();
-    storages_of(&root, &mut wanted);
     let mut storages = HashMap::new();
-    for key in wanted.into_keys() {
+    for (key, spec) in storages_of(path, &root)? {
         let name = format!("{prefix}data/{key}");
-        let data = read_entry(&name)?.ok_or_else(|| TorchError::Storage {
+        let storage_error = |message: String| TorchError::Storage {
             path: path.to_owned(),
             key: key.clone(),
-            message: format!("no zip entry {name}"),
-        })?;
+            message,
+        };
+        let nbytes = spec
+            .nbytes()
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| storage_error(format!("{} elements overflow", spec.numel)))?;
+        let data = entries
+            .read(&name, EntrySize::Exactly(nbytes))?
+            .ok_or_else(|| storage_error(format!("no zip entry {name}")))?;
         storages.insert(key, data);
     }
     Ok(TorchFile {
@@ -655,22 +865,32 @@ fn read_legacy(path: &Path, bytes: &[u8]) -> Result<TorchFile, TorchError> {
                 "storage keys are {keys_value:?}, expected a list of str"
             ))
         })?;
-    let mut dtypes = HashMap::new();
-    storages_of(&root, &mut dtypes);
+    let specs = storages_of(path, &root)?;
     let mut storages = HashMap::new();
     for key in keys {
-        let dtype = *dtypes.get(&key).ok_or_else(|| TorchError::Storage {
+        let storage_error = |message: String| TorchError::Storage {
             path: path.to_owned(),
             key: key.clone(),
-            message: "listed in the file but used by no tensor (element size unknown)".to_owned(),
+            message,
+        };
+        let spec = *specs.get(&key).ok_or_else(|| {
+            storage_error(
+                "listed in the file but used by no tensor (element size unknown)".to_owned(),
+            )
         })?;
         let count_bytes = reader.take(8, &format!("the element count of storage {key}"))?;
         let mut count = [0u8; 8];
         count.copy_from_slice(count_bytes);
-        let nbytes = usize::try_from(u64::from_le_bytes(count))
-            .ok()
-            .and_then(|n| n.checked_mul(dtype.size()))
-            .ok_or_else(|| not_torch(format!("storage {key} has an impossible size")))?;
+        let count = u64::from_le_bytes(count);
+        if usize::try_from(count).ok() != Some(spec.numel) {
+            return Err(storage_error(format!(
+                "the file holds {count} elements, the pickle says {}",
+                spec.numel
+            )));
+        }
+        let nbytes = spec
+            .nbytes()
+            .ok_or_else(|| storage_error(format!("{count} elements overflow")))?;
         let data = reader.take(nbytes, &format!("storage {key}"))?.to_vec();
         storages.insert(key, data);
     }

@@ -2,22 +2,34 @@
 //!
 //! Memo entries are shared the Python way: a memoised container that is filled later (the
 //! usual `EMPTY_DICT BINPUT MARK ... SETITEMS` sequence) is seen filled through every
-//! `BINGET`. The stack holds [`Node`]s that point into the memo; the final value is resolved
-//! at `STOP` (a cycle is an error, as is nesting deeper than [`MAX_DEPTH`] or a value that
-//! expands to more than [`MAX_VALUES`] items through shared references).
+//! `BINGET`. The stack holds `Node`s that point into the memo; the final value is resolved
+//! at `STOP` (a cycle is an error, as is nesting deeper than [`MAX_DEPTH`] or copying out
+//! more than [`MAX_EXPANSION`] times the input's length through shared references).
+//!
+//! Lengths (`BINUNICODE`, `LONG4`, `BINBYTES8`, ...) are checked against the bytes left
+//! before anything is copied, and the memo is a map, so a huge memo key allocates nothing.
 
 use crate::error::PickleError;
 use crate::node::{
-    into_pairs, node_depth, node_kind, scalar, value_node, Meta, Node, ObjectNode, Resolver,
+    expansion_message, into_pairs, node_depth, node_kind, scalar, value_node, Meta, Node,
+    ObjectNode, Resolver,
 };
 use crate::torch::tensor_ref_from_args;
 use crate::value::Value;
+use std::cell::Cell;
 use std::collections::HashMap;
 
 /// Deepest nesting of containers accepted (real checkpoints nest fewer than 10 levels).
 pub const MAX_DEPTH: u32 = 200;
-/// Most values one resolved pickle may hold (guards against exponential sharing).
-pub const MAX_VALUES: usize = 1 << 25;
+/// How many times its own length in bytes a pickle may expand to when values are copied
+/// out of it: every value copied counts 1, plus the bytes of its text (str, bytes, big
+/// ints, global names) and the dimensions of a tensor; the final value, every argument the
+/// reader interprets (`OrderedDict(pairs)`, `_rebuild_tensor_v2(...)`) and every `DUP`
+/// draw on one budget. A pickle without shared references copies out no more than its
+/// length (about twice for interpreted arguments), so only heavy sharing (a list holding
+/// the same list twice, level after level; a long string referenced a thousand times)
+/// reaches this, which keeps memory proportional to the input.
+pub const MAX_EXPANSION: usize = 8;
 
 /// Reads one pickle from the start of `bytes`; bytes after `STOP` are ignored (as Python's
 /// `pickle.loads` does).
@@ -42,6 +54,8 @@ struct Machine<'a> {
     stack: Vec<Node>,
     marks: Vec<usize>,
     memo: HashMap<u32, Node>,
+    /// What may still be copied out (see [`MAX_EXPANSION`]).
+    budget: Cell<usize>,
 }
 
 /// Python's name for each opcode this machine executes.
@@ -129,6 +143,7 @@ impl<'a> Machine<'a> {
             stack: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),
+            budget: Cell::new(data.len().saturating_mul(MAX_EXPANSION)),
         }
     }
 
@@ -281,7 +296,10 @@ impl<'a> Machine<'a> {
     fn dup(&mut self) -> Result<(), PickleError> {
         let top = self.pop()?;
         let copy = match &top {
-            Node::Val(v, meta) => Node::Val(v.clone(), *meta),
+            Node::Val(v, meta) => {
+                self.spend(meta.size)?;
+                Node::Val(v.clone(), *meta)
+            }
             Node::Ref(key) => Node::Ref(*key),
             _ => return Err(self.invalid("DUP of an unmemoised container".to_owned())),
         };
@@ -763,17 +781,37 @@ impl<'a> Machine<'a> {
             .collect()
     }
 
+    /// Copies `node` out as a value, drawing on the machine's budget.
     fn to_value(&self, node: &Node) -> Result<(Value, Meta), PickleError> {
         let mut resolver = Resolver {
             memo: &self.memo,
             active: Vec::new(),
-            budget: MAX_VALUES,
+            budget: self.budget.get(),
+            limit: self.limit(),
             sizes: HashMap::new(),
         };
-        resolver
+        let result = resolver
             .expanded_size(node, 0)
             .and_then(|_| resolver.value(node, 0))
-            .map_err(|message| self.invalid(message))
+            .map_err(|message| self.invalid(message));
+        self.budget.set(resolver.budget);
+        result
+    }
+
+    /// Takes `size` from the budget of values copied out.
+    fn spend(&self, size: usize) -> Result<(), PickleError> {
+        let left = self
+            .budget
+            .get()
+            .checked_sub(size)
+            .ok_or_else(|| self.invalid(expansion_message(self.limit())))?;
+        self.budget.set(left);
+        Ok(())
+    }
+
+    /// The whole budget of values copied out.
+    fn limit(&self) -> usize {
+        self.data.len().saturating_mul(MAX_EXPANSION)
     }
 
     fn resolve(&self, node: Node) -> Result<Value, PickleError> {

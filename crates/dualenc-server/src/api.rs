@@ -141,7 +141,8 @@ pub struct ErrorBody {
 /// The answer to `GET /api/info`: the backend's description and the service's limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InfoResponse {
-    /// What the backend says about itself.
+    /// What the backend says about itself, absolute paths cut to their last component (a
+    /// model folder `/home/me/runs/msrvtt` is shown as `msrvtt`).
     pub backend: BackendInfo,
     /// The request limits in force.
     pub limits: Limits,

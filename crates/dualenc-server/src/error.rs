@@ -10,6 +10,7 @@ use axum::Json;
 
 use crate::api::ErrorBody;
 use crate::backend::SearchError;
+use crate::redact::hide_paths;
 
 /// An error answer: an HTTP status with a JSON body `{"code": ..., "error": ...}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +47,8 @@ impl ApiError {
 
 impl From<SearchError> for ApiError {
     /// Queries the backend cannot use are 422 Unprocessable Content (the request was well
-    /// formed); backend failures are 500.
+    /// formed); backend failures are 500, logged in full, with absolute paths hidden from the
+    /// client (cut to their last component).
     fn from(error: SearchError) -> Self {
         let message = error.to_string();
         match error {
@@ -62,7 +64,12 @@ impl From<SearchError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "no_words", message)
             }
             SearchError::Backend(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "backend_error", message)
+                tracing::error!(%message, "search failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "backend_error",
+                    hide_paths(&message),
+                )
             }
         }
     }
@@ -96,12 +103,4 @@ pub enum ServerError {
     /// The signal handlers for graceful shutdown could not be installed.
     #[error("cannot install the SIGTERM/Ctrl-C handlers: {0}")]
     Signals(std::io::Error),
-    /// Accepting or serving connections failed.
-    #[error("the HTTP server failed on {addr}: {source}")]
-    Serve {
-        /// The address being served.
-        addr: SocketAddr,
-        /// The underlying error.
-        source: std::io::Error,
-    },
 }

@@ -6,22 +6,34 @@
 //! - `GET /api/search?q=TEXT&k=K` ranks the collection for one query:
 //!   `{"query", "k", "took_ms", "unknown_words", "results": [{"rank", "id", "score", "thumbnail"?}]}`.
 //! - `POST /api/search` with `{"queries": [...], "k": K}` ranks several queries at once.
-//! - `GET /health`, `GET /api/info` (backend description, limits), `GET /` (the web page),
-//!   `GET /thumbnails/ID.jpg` (when a thumbnail directory was given).
+//! - `GET /health`, `GET /api/info` (backend description, limits), `GET /` (the web page, with
+//!   its `/app.js` and `/app.css`), `GET /thumbnails/ID.jpg` (when a thumbnail directory was
+//!   given).
 //! - Bad input (empty query, more than 1,000 characters, `k` outside 1..=1,000, bytes that are
 //!   not UTF-8 after percent-decoding, unknown parameters) gets HTTP 400 with a JSON
 //!   [`ErrorBody`]; a query with no usable word gets 422.
 //!
 //! Searches run on tokio's blocking pool, at most [`ServerConfig::max_concurrent_searches`] at
 //! once. [`serve`] stops gracefully when its shutdown future completes, e.g. on
-//! [`shutdown_signal`] (SIGTERM or Ctrl-C).
+//! [`shutdown_signal`] (SIGTERM or Ctrl-C), within [`Timeouts::shutdown_grace`].
+//!
+//! Hostile clients: slow or stalled connections are closed after the [`Timeouts`] of
+//! [`ServerConfig::timeouts`] (idle, header, body, send), at most
+//! [`ServerConfig::max_connections`] are served at once, every answer says
+//! `X-Content-Type-Options: nosniff`, the page's Content-Security-Policy allows no inline code,
+//! thumbnails are served only from regular files (never through a symbolic link), and absolute
+//! paths in the backend's description and errors are cut to their last component.
 
 pub mod api;
 pub mod backend;
+mod connection;
 pub mod error;
+mod page;
 pub mod params;
+mod redact;
 pub mod server;
 pub mod thumbnails;
+pub mod timeouts;
 
 pub use api::{
     BatchItem, BatchRequest, BatchResponse, ErrorBody, InfoResponse, Limits, ResultItem,
@@ -31,3 +43,4 @@ pub use backend::{BackendInfo, Hit, SearchBackend, SearchError, SearchOutcome};
 pub use error::{ApiError, ServerError};
 pub use server::{router, serve, serve_on, shutdown_signal, ServerConfig, DEFAULT_ADDR};
 pub use thumbnails::Thumbnails;
+pub use timeouts::Timeouts;

@@ -1,12 +1,12 @@
-//! Reading and checking the inputs of a search: the `?q=...&k=...` query string and the
-//! limits on queries and `k`.
+//! Reading and checking the inputs of a search: the `?q=...&k=...` query string, the JSON body
+//! of a batch, and the limits on queries and `k`.
 //!
 //! The query string is decoded here rather than by a generic form extractor because those
 //! replace bytes that are not UTF-8 with U+FFFD silently; this API refuses them with a 400.
 
 use percent_encoding::percent_decode;
 
-use crate::api::Limits;
+use crate::api::{BatchRequest, Limits};
 use crate::error::ApiError;
 
 /// The checked parameters of one `GET /api/search`.
@@ -130,6 +130,44 @@ pub fn check_k(k: usize, limits: &Limits) -> Result<usize, ApiError> {
         ));
     }
     Ok(k)
+}
+
+/// Reads and checks a `POST /api/search` body: valid JSON `{"queries": [...], "k"?}` in UTF-8,
+/// 1..=`max_batch` queries each within the limits, and `k` (the default when absent); returns
+/// the queries and `k`.
+pub fn parse_batch(body: &[u8], limits: &Limits) -> Result<(Vec<String>, usize), ApiError> {
+    let request: BatchRequest = serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!(
+                "the body must be JSON {{\"queries\": [\"...\"], \"k\": 10}} in UTF-8: {error}"
+            ),
+        )
+    })?;
+    if request.queries.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "queries is empty: give at least one query",
+        ));
+    }
+    if request.queries.len() > limits.max_batch {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!(
+                "{} queries in one batch; at most {} are accepted",
+                request.queries.len(),
+                limits.max_batch
+            ),
+        ));
+    }
+    for (index, query) in request.queries.iter().enumerate() {
+        check_query(query, limits).map_err(|mut error| {
+            error.body.error = format!("queries[{index}]: {}", error.body.error);
+            error
+        })?;
+    }
+    let k = check_k(request.k.unwrap_or(limits.default_k), limits)?;
+    Ok((request.queries, k))
 }
 
 #[cfg(test)]

@@ -4,34 +4,29 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::api::{
-    BatchItem, BatchRequest, BatchResponse, ErrorBody, InfoResponse, Limits, ResultItem,
-    SearchResponse,
+    BatchItem, BatchResponse, ErrorBody, InfoResponse, Limits, ResultItem, SearchResponse,
 };
 use crate::backend::{SearchBackend, SearchError, SearchOutcome};
+use crate::connection::serve_connections;
 use crate::error::{ApiError, ServerError};
-use crate::params::{check_k, check_query, parse_search_params};
+use crate::page;
+use crate::params::{parse_batch, parse_search_params};
+use crate::redact::hide_paths_in;
 use crate::thumbnails::Thumbnails;
-
-/// The web page, one self-contained file (inline CSS and JS, no external resources).
-const PAGE: &str = include_str!("index.html");
-
-/// The page's Content-Security-Policy: nothing but this origin, inline code for the page itself.
-const PAGE_CSP: &str =
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-                        img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'";
+use crate::timeouts::Timeouts;
 
 /// The address served when none is given: loopback only, port 8080.
 pub const DEFAULT_ADDR: SocketAddr =
@@ -49,16 +44,24 @@ pub struct ServerConfig {
     /// Most searches running at once on the blocking pool; more wait their turn. Searches are
     /// CPU-bound, so more than the core count only adds contention.
     pub max_concurrent_searches: usize,
+    /// Most connections served at once; further clients wait in the listen queue until one
+    /// closes. Bounds the memory that many (slow) clients can hold.
+    pub max_connections: usize,
+    /// Time limits on slow clients and on shutdown.
+    pub timeouts: Timeouts,
 }
 
 impl Default for ServerConfig {
-    /// Loopback port 8080, no thumbnails, the default limits, one search per core.
+    /// Loopback port 8080, no thumbnails, the default limits, one search per core, 1,024
+    /// connections, the default [`Timeouts`].
     fn default() -> Self {
         ServerConfig {
             addr: DEFAULT_ADDR,
             thumbnails: None,
             limits: Limits::default(),
             max_concurrent_searches: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_connections: 1024,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -76,12 +79,17 @@ struct AppState {
     thumbnails: Arc<Thumbnails>,
     /// One permit per search allowed to run at once.
     slots: Arc<Semaphore>,
+    /// Most time to receive a request body.
+    body_timeout: Duration,
 }
 
 /// Builds the application: lists the thumbnail directory (if any) and wires the routes.
 ///
-/// Routes: `GET /` (web page), `GET /health`, `GET /api/info`, `GET|POST /api/search`,
-/// `GET /thumbnails/{ID}.jpg`. Unknown paths and methods get JSON 404/405 answers.
+/// Routes: `GET /` (web page), `GET /app.js` and `GET /app.css` (its script and style),
+/// `GET /health`, `GET /api/info`, `GET|POST /api/search`, `GET /thumbnails/{ID}.jpg`. Unknown
+/// paths and methods get JSON 404/405 answers. Every answer carries
+/// `X-Content-Type-Options: nosniff`. The backend's description is shown with its absolute
+/// paths cut to their last component.
 pub fn router(
     backend: Arc<dyn SearchBackend>,
     config: &ServerConfig,
@@ -91,7 +99,7 @@ pub fn router(
         None => Thumbnails::default(),
     };
     let info = InfoResponse {
-        backend: backend.describe(),
+        backend: hide_paths_in(backend.describe()),
         limits: config.limits,
         thumbnails: thumbnails.len(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -102,9 +110,12 @@ pub fn router(
         limits: config.limits,
         thumbnails: Arc::new(thumbnails),
         slots: Arc::new(Semaphore::new(config.max_concurrent_searches.max(1))),
+        body_timeout: config.timeouts.body_read,
     };
     Ok(Router::new()
-        .route("/", get(page))
+        .route("/", get(page::page))
+        .route("/app.js", get(page::script))
+        .route("/app.css", get(page::style))
         .route("/health", get(health))
         .route("/api/info", get(info_handler))
         .route("/api/search", get(search_get).post(search_post))
@@ -112,11 +123,12 @@ pub fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
+        .layer(middleware::map_response(nosniff))
         .with_state(state))
 }
 
 /// Binds `config.addr` and serves until `shutdown` completes, then finishes the requests in
-/// flight and returns.
+/// flight (for at most [`Timeouts::shutdown_grace`]) and returns.
 pub async fn serve<F>(
     backend: Arc<dyn SearchBackend>,
     config: ServerConfig,
@@ -136,6 +148,12 @@ where
 
 /// Serves on an already bound listener (tests bind `127.0.0.1:0` and read the port first);
 /// `config.addr` is ignored.
+///
+/// Serves HTTP/1.1 with the time limits of `config.timeouts` and at most
+/// `config.max_connections` connections. When `shutdown` completes it stops accepting, closes
+/// idle connections, lets requests in flight finish for at most the grace period, then closes
+/// every connection still open and returns (searches already running on the blocking pool
+/// finish in the background).
 pub async fn serve_on<F>(
     listener: TcpListener,
     backend: Arc<dyn SearchBackend>,
@@ -151,10 +169,7 @@ where
     })?;
     let app = router(backend, &config)?;
     tracing::info!(%addr, "dualenc search service listening on http://{addr}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| ServerError::Serve { addr, source })?;
+    serve_connections(listener, app, &config, shutdown).await;
     tracing::info!(%addr, "dualenc search service stopped");
     Ok(())
 }
@@ -175,22 +190,6 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Se
         };
         tracing::info!("{name} received: finishing requests in flight, then stopping");
     })
-}
-
-/// `GET /`: the web page.
-async fn page() -> Response {
-    let mut response = axum::response::Html(PAGE).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
 
 /// `GET /health`: `{"status": "ok"}` while the service runs.
@@ -231,10 +230,10 @@ async fn search_get(
 /// 400; a query the backend cannot use gets an `error` in its own item.
 async fn search_post(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let started = Instant::now();
-    let body = body.map_err(body_error)?;
+    let body = read_body(request, &state).await?;
     let (queries, k) = parse_batch(&body, &state.limits)?;
     let count = queries.len();
     let (queries, outcomes) = run_blocking(&state, move |backend| {
@@ -261,40 +260,36 @@ async fn search_post(
     }))
 }
 
-/// Reads and checks a batch body: valid JSON, 1..=max_batch queries each within limits, k.
-fn parse_batch(body: &[u8], limits: &Limits) -> Result<(Vec<String>, usize), ApiError> {
-    let request: BatchRequest = serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!(
-                "the body must be JSON {{\"queries\": [\"...\"], \"k\": 10}} in UTF-8: {error}"
-            ),
-        )
-    })?;
-    if request.queries.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_batch",
-            "queries is empty: give at least one query",
-        ));
-    }
-    if request.queries.len() > limits.max_batch {
-        return Err(ApiError::bad_request(
-            "batch_too_large",
-            format!(
-                "{} queries in one batch; at most {} are accepted",
-                request.queries.len(),
-                limits.max_batch
-            ),
-        ));
-    }
-    for (index, query) in request.queries.iter().enumerate() {
-        check_query(query, limits).map_err(|mut error| {
-            error.body.error = format!("queries[{index}]: {}", error.body.error);
-            error
+/// Receives a request's body within the body timeout (408 `body_timeout` after it) and the
+/// size limit (413, at once when the declared `Content-Length` is over it).
+async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    check_declared_length(&request, state.limits.max_body_bytes)?;
+    let body = tokio::time::timeout(state.body_timeout, Bytes::from_request(request, state))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    state.body_timeout.as_secs_f64()
+                ),
+            )
         })?;
+    body.map_err(body_error)
+}
+
+/// Refuses a body whose declared length is over `limit` bytes before reading any of it.
+fn check_declared_length(request: &Request, limit: usize) -> Result<(), ApiError> {
+    let declared = request.body().size_hint().lower();
+    if declared <= u64::try_from(limit).unwrap_or(u64::MAX) {
+        return Ok(());
     }
-    let k = check_k(request.k.unwrap_or(limits.default_k), limits)?;
-    Ok((request.queries, k))
+    Err(ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is {declared} bytes long; at most {limit} are accepted"),
+    ))
 }
 
 /// Turns one query's backend answer into its batch item.
@@ -344,7 +339,6 @@ where
     })
     .await
     .map_err(|error| {
-        tracing::error!(%error, "search task failed");
         ApiError::from(SearchError::Backend(format!(
             "the search task failed: {error}"
         )))
@@ -373,15 +367,10 @@ async fn thumbnail(
             format!("bad thumbnail path: {}", rejection.body_text()),
         )
     })?;
-    let path = state.thumbnails.resolve(&file)?;
-    let bytes = tokio::fs::read(&path).await.map_err(|error| {
-        tracing::warn!(path = %path.display(), %error, "thumbnail listed at start-up cannot be read");
-        ApiError::not_found(format!("the thumbnail {file} cannot be read"))
-    })?;
+    let bytes = state.thumbnails.load(&file).await?;
     let headers = [
         (header::CONTENT_TYPE, "image/jpeg"),
         (header::CACHE_CONTROL, "public, max-age=3600"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ];
     Ok((headers, bytes).into_response())
 }
@@ -395,6 +384,16 @@ fn body_error(rejection: BytesRejection) -> ApiError {
         "invalid_body"
     };
     ApiError::new(status, code, rejection.body_text())
+}
+
+/// Adds `X-Content-Type-Options: nosniff` to an answer, so that no browser reads a JSON error
+/// or a thumbnail as something else (HTML, script).
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// Any path without a route.

@@ -3,8 +3,18 @@
 //! Only files found by that listing are ever served, so a request cannot reach any other path
 //! (`..`, `/` or an absolute path in the name are refused before the lookup as well). Files
 //! added to the directory later are not served until the service restarts.
+//!
+//! Only regular files are served: symbolic links (even to a file in the same folder), pipes,
+//! devices and folders are neither listed nor served, and a listed file that is replaced by
+//! one of them afterwards is refused when asked for (404). The file is opened without following
+//! a link (`O_NOFOLLOW`) and checked once open, so a link swapped in at any moment is refused.
+//! The thumbnail folder itself may be a link. (A hard link is a regular file like any other:
+//! whoever can make one in the folder could as well copy the file there.)
 
 use std::collections::HashSet;
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -31,7 +41,7 @@ pub struct Thumbnails {
 }
 
 impl Thumbnails {
-    /// Lists `dir` and remembers every `ID.jpg` regular file (or link to one) in it.
+    /// Lists `dir` and remembers every `ID.jpg` regular file in it (links are not followed).
     ///
     /// File names that are not UTF-8 are skipped (they could not be asked for in a URL path
     /// that names the video id anyway).
@@ -49,7 +59,7 @@ impl Thumbnails {
             let Some(id) = name.strip_suffix(SUFFIX) else {
                 continue;
             };
-            if valid_id(id) && entry.path().is_file() {
+            if valid_id(id) && entry.file_type().map_err(error)?.is_file() {
                 ids.insert(id.to_owned());
             }
         }
@@ -97,6 +107,39 @@ impl Thumbnails {
             ))),
         }
     }
+
+    /// The bytes of the thumbnail asked for as `file_name` (see [`Thumbnails::resolve`]); 404
+    /// when the file is no longer a regular file or cannot be read.
+    pub async fn load(&self, file_name: &str) -> Result<Vec<u8>, ApiError> {
+        let path = self.resolve(file_name)?;
+        let task_path = path.clone();
+        let read = tokio::task::spawn_blocking(move || read_regular(&task_path))
+            .await
+            .unwrap_or_else(|error| Err(io::Error::other(error)));
+        read.map_err(|error| {
+            tracing::warn!(path = %path.display(), %error, "thumbnail listed at start-up cannot be served");
+            ApiError::not_found(format!("the thumbnail {file_name} cannot be read"))
+        })
+    }
+}
+
+/// Reads a thumbnail if it is a regular file, without following a symbolic link and without
+/// blocking on a pipe; anything else is an error.
+fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Whether `id` can name a file inside the thumbnail directory and nothing else.
@@ -165,6 +208,27 @@ mod tests {
                 .code,
             "not_found"
         );
+    }
+
+    #[test]
+    fn links_and_pipes_are_neither_listed_nor_read() {
+        let (dir, _) = sample();
+        let link = dir.path().join("link.jpg");
+        std::os::unix::fs::symlink(dir.path().join("video1.jpg"), &link).expect("link");
+        let pipe = dir.path().join("pipe.jpg");
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+        assert!(made.expect("run mkfifo").success());
+        let thumbnails = Thumbnails::scan(dir.path()).expect("scan");
+        assert!(thumbnails.url("link").is_none());
+        assert!(thumbnails.url("pipe").is_none());
+        assert!(read_regular(&link).is_err(), "a link is not followed");
+        assert!(
+            read_regular(&pipe).is_err(),
+            "a pipe is refused without blocking"
+        );
+        assert!(read_regular(dir.path()).is_err(), "a folder is refused");
+        let file = read_regular(&dir.path().join("video1.jpg")).expect("regular file");
+        assert_eq!(file, b"\xFF\xD8jpeg");
     }
 
     #[test]

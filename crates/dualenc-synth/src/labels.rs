@@ -83,7 +83,8 @@ impl SynthLabels {
     /// Reads a labels file; the error names the file, the line and column, and the expected
     /// form (also for concept indices beyond the tables).
     pub fn read(path: &Path) -> Result<SynthLabels> {
-        let text = std::fs::read_to_string(path).map_err(|e| SynthError::io(path, e))?;
+        let text = dualenc_data::untrusted::read_regular_text(path)
+            .map_err(|e| SynthError::io(path, e))?;
         Self::parse(&text).map_err(|message| SynthError::BadLabels {
             path: path.to_owned(),
             message,

@@ -6,10 +6,13 @@
 //!   `println!`/`eprintln!` of passing tests, which would hide the skip).
 //! - [`chromium`]: headless Chromium, for the web page's tests: a one-shot DOM dump and a
 //!   DevTools-protocol session over a pipe.
+//! - [`compare`]: largest differences that stay NaN when a side holds NaN, so that tolerance
+//!   assertions fail on it.
 //! - [`write_reference_vocabularies`]: the reference model's vocabularies as a collection's,
 //!   for the tests that import its checkpoint.
 
 pub mod chromium;
+pub mod compare;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -438,8 +438,9 @@ fn check_idx2word(value: &Value, words: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The whole of a vocabulary file, bounded by its length (regular files only).
 fn read(path: &Path) -> Result<Vec<u8>, TextError> {
-    std::fs::read(path).map_err(|source| TextError::Io {
+    dualenc_data::untrusted::read_regular_file(path).map_err(|source| TextError::Io {
         path: PathBuf::from(path),
         source,
     })

@@ -109,7 +109,7 @@ pub fn save<B: Backend, I: Backend>(
 pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>> {
     let root = run_dir.join(CHECKPOINT_DIR);
     let pointer = root.join(LATEST_FILE);
-    match std::fs::read_to_string(&pointer) {
+    match dualenc_data::untrusted::read_regular_text(&pointer) {
         Ok(name) => {
             let dir = root.join(name.trim());
             if !dir.is_dir() {
@@ -261,7 +261,8 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let text = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let text =
+        dualenc_data::untrusted::read_regular_file(path).map_err(|e| TrainError::io(path, e))?;
     serde_json::from_slice(&text).map_err(|e| TrainError::Format {
         path: path.to_path_buf(),
         message: format!("invalid JSON at line {}: {e}", e.line()),

@@ -66,6 +66,10 @@ pub fn load_run_data(spec: &DataSpec) -> Result<RunData> {
         &spec.feature,
         &vocab,
     )?;
+    // Refused before the first epoch: NaN would poison the weights and infinity the
+    // validation, both silently.
+    train.videos.check_finite()?;
+    val.videos.check_finite()?;
     let feature_dim = feature_dim_of(&spec.rootpath, &spec.train, &spec.feature)?;
     let val_dim = feature_dim_of(&spec.rootpath, &spec.val, &spec.feature)?;
     if val_dim != feature_dim {
@@ -126,7 +130,8 @@ pub fn vocab_path(root: &Path, train: &str, style: &str, name: &str) -> Result<P
 
 fn vocab_file(style: &str, path: &Path) -> Result<(String, Vec<u8>)> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("json");
-    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let bytes =
+        dualenc_data::untrusted::read_regular_file(path).map_err(|e| TrainError::io(path, e))?;
     Ok((format!("{style}.{ext}"), bytes))
 }
 

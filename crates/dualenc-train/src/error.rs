@@ -48,6 +48,24 @@ pub enum TrainError {
         /// Batches of that epoch already trained.
         batches: usize,
     },
+    /// A training step gave a loss or gradient norm that is NaN or infinite; the run stops
+    /// before the epoch is saved, so the last checkpoint holds the last sound epoch.
+    #[error(
+        "epoch {epoch}, batch {batch}: the {what} is {value} (captions {captions}); training \
+         stopped, the run folder keeps the last complete epoch"
+    )]
+    NonFinite {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch within the epoch (1-based).
+        batch: usize,
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The value.
+        value: f32,
+        /// The first caption ids of the batch.
+        captions: String,
+    },
 }
 
 impl TrainError {

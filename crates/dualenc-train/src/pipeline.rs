@@ -143,7 +143,8 @@ pub fn run_training<B: TrainBackend>(
 
 /// Reads a sample-order file: a JSON list with one list of caption indices per epoch.
 pub fn read_sample_order(path: &Path) -> Result<Vec<Vec<usize>>> {
-    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let bytes =
+        dualenc_data::untrusted::read_regular_file(path).map_err(|e| TrainError::io(path, e))?;
     serde_json::from_slice(&bytes).map_err(|e| TrainError::Format {
         path: path.to_path_buf(),
         message: format!("expected a JSON list of index lists, one per epoch: {e}"),

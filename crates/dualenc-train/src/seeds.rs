@@ -167,7 +167,8 @@ impl SeedComparison {
 /// Reads another system's per-seed results: lines `SEED T2V_RSUM V2T_RSUM [TOTAL [...]]`
 /// (the output of the reference harness's `train_original.sh`); `#` starts a comment.
 pub fn read_seed_results(path: &Path) -> Result<Vec<SeedResult>> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let text =
+        dualenc_data::untrusted::read_regular_text(path).map_err(|e| TrainError::io(path, e))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
@@ -275,7 +276,8 @@ impl SeedStudy {
         if !path.exists() {
             return Ok(None);
         }
-        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        let bytes = dualenc_data::untrusted::read_regular_file(&path)
+            .map_err(|e| TrainError::io(&path, e))?;
         let result: SeedResult =
             serde_json::from_slice(&bytes).map_err(|e| TrainError::Format {
                 path: path.clone(),

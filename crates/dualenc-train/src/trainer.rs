@@ -22,13 +22,15 @@ use serde::Serialize;
 
 use burn::module::AutodiffModule;
 use dualenc_model::model_dir::save_model_dir;
-use dualenc_model::{train_step, DualEncoding, ModelMeta, NamedTensor, Optimizer, RunConfig};
+use dualenc_model::{
+    train_step, DualEncoding, ModelMeta, NamedTensor, Optimizer, RunConfig, StepReport,
+};
 
 use crate::checkpoint::{self, SaveInputs, TrainerState, CHECKPOINT_VERSION};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::history::{write_best, write_logs, EpochRecord, ValScores};
-use crate::loader::{check_training_data, BatchLoader, SampleOrder};
+use crate::loader::{batch_ranges, check_training_data, BatchLoader, SampleOrder};
 use crate::schedule::Schedule;
 use dualenc_dataset::PairData;
 
@@ -393,9 +395,10 @@ fn train_epoch<B: TrainBackend>(
     let order = inputs
         .order
         .epoch(data.captions.len(), config.seed, epoch)?;
+    let ranges = batch_ranges(order.len(), config.batch_size);
     let loader = BatchLoader::spawn(
         Arc::clone(data),
-        order,
+        order.clone(),
         config.batch_size,
         config.model.video_max_len,
         config.prefetch,
@@ -413,6 +416,8 @@ fn train_epoch<B: TrainBackend>(
         let batch = batch?;
         let model = session.model.clone();
         let (model, report) = train_step(model, &mut session.adam, &batch, &config.loss)?;
+        let samples = ranges.get(steps).map_or(&[][..], |r| &order[r.clone()]);
+        check_finite_step(&report, (epoch, steps), data, samples)?;
         session.model = model;
         session.state.eiters += 1;
         session.batches_run += 1;
@@ -430,6 +435,36 @@ fn train_epoch<B: TrainBackend>(
         loss.add(report.loss, record.batch_size);
     }
     Ok((steps, loss.mean(), clock.elapsed().as_secs_f64()))
+}
+
+/// Refuses a step whose loss or gradient norm is not finite, naming the batch.
+fn check_finite_step(
+    report: &StepReport,
+    (epoch, step): (usize, usize),
+    data: &PairData,
+    samples: &[usize],
+) -> Result<()> {
+    let bad = [("loss", report.loss), ("gradient norm", report.total_norm)]
+        .into_iter()
+        .find(|(_, v)| !v.is_finite());
+    let Some((what, value)) = bad else {
+        return Ok(());
+    };
+    let mut captions: Vec<&str> = samples
+        .iter()
+        .take(4)
+        .filter_map(|&i| data.captions.ids.get(i).map(String::as_str))
+        .collect();
+    if samples.len() > captions.len() {
+        captions.push("...");
+    }
+    Err(TrainError::NonFinite {
+        epoch: epoch + 1,
+        batch: step + 1,
+        what,
+        value,
+        captions: captions.join(", "),
+    })
 }
 
 /// The epoch's loss as the original reports it: the mean over samples, each batch's loss

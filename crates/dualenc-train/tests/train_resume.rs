@@ -252,3 +252,89 @@ fn first_video_caption(captions: &str) -> String {
     let video = first.split('#').next().unwrap();
     format!("{video}#enc#99")
 }
+
+/// Overwrites the first value of the first row of `collection`'s features with `value`.
+fn poison_features(root: &Path, collection: &str, value: f32) {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = Collection::new(root, collection)
+        .feature_dir(FEATURE)
+        .join("feature.bin");
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.write_all(&value.to_le_bytes()).unwrap();
+}
+
+#[test]
+fn non_finite_features_are_refused_before_training() {
+    for (collection, value) in [("tinytrain", f32::NAN), ("tinyval", f32::INFINITY)] {
+        let dir = tempfile::tempdir().unwrap();
+        make_collection(dir.path());
+        poison_features(dir.path(), collection, value);
+        let Err(err) = load_run_data(&spec(dir.path())) else {
+            panic!("{collection}: features holding {value} were accepted");
+        };
+        let err = err.to_string();
+        assert!(
+            err.contains("NaN or infinity") && err.contains(&format!("{collection}/FeatureData")),
+            "{collection}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_nan_loss_stops_training_naming_the_batch_and_saves_nothing() {
+    let _lock = training_lock();
+    let dir = tempfile::tempdir().unwrap();
+    make_collection(dir.path());
+    let data = load_run_data(&spec(dir.path())).unwrap();
+    let config = tiny_config(data.feature_dim, data.bow_size, data.rnn_vocab.len());
+    let mut weights = dualenc_model::init::initial_tensors(&config.model, 1, None).unwrap();
+    let fc1 = weights
+        .iter_mut()
+        .find(|(name, _, _)| name == "video.visual_mapping.fc1.weight")
+        .unwrap();
+    fc1.2[0] = f32::NAN;
+    let mut validator = PairValidator::new(data.val, Some(2), 128, Default::default()).unwrap();
+    let inputs = TrainInputs {
+        train: Arc::new(data.train),
+        vocab_files: data.vocab_files,
+        word_vectors: None,
+        extra: serde_json::Map::new(),
+        initial_weights: Some(weights),
+        order: Default::default(),
+    };
+    let out = dir.path().join("run");
+    let options = RunOptions {
+        out_dir: out.clone(),
+        resume: false,
+        stop_after_batches: None,
+    };
+    let err = train::<CpuAutodiffBackend, _>(
+        &config,
+        &inputs,
+        &mut validator,
+        &options,
+        &Default::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::NonFinite {
+                epoch: 1,
+                batch: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("the loss is NaN") && message.contains("#enc#"),
+        "{message}"
+    );
+    assert!(
+        dualenc_train::checkpoint::latest(&out).unwrap().is_none(),
+        "no epoch is saved"
+    );
+}

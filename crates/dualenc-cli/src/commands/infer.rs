@@ -9,7 +9,7 @@ use dualenc_data::Collection;
 use dualenc_infer::{
     embed_collection, import_checkpoint, predict, run_on, test_model, BackendTask, DeviceChoice,
     EmbedOutputs, EncodeOptions, LoadedModel, PaddingMode, PredictOptions, QuerySetReport,
-    TestOptions, VocabOverrides, DEFAULT_BATCH_SIZE,
+    TestOptions, TopicPrefix, VocabOverrides, DEFAULT_BATCH_SIZE,
 };
 use dualenc_model::triplet_loss::Measure;
 use dualenc_model::ModelBackend;
@@ -134,6 +134,11 @@ pub struct PredictArgs {
     /// Query sets under ROOT/COLLECTION/TextData/, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "tv16.avs.txt")]
     query_sets: Vec<String>,
+    /// Prefix of the topic numbers in the trec run, which must match the qrels (TRECVID's
+    /// qrels number topic 501 as 1501). Default: `1`, unless the qrels use the query set's own
+    /// numbers (as `dualenc synth --avs` writes them); `""` for none.
+    #[arg(long)]
+    topic_prefix: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -306,6 +311,10 @@ impl BackendTask for PredictArgs {
             feature: loaded.feature_or(self.run.feature.as_deref())?,
             query_sets: self.query_sets.clone(),
             encode: self.run.encode_options(),
+            topic_prefix: self
+                .topic_prefix
+                .clone()
+                .map_or(TopicPrefix::Auto, TopicPrefix::Fixed),
         };
         let bar = counter(&format!("{} encoded", self.collection));
         let reports = predict(

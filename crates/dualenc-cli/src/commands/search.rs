@@ -397,7 +397,7 @@ impl BenchSearchArgs {
     fn all_queries(&self) -> anyhow::Result<Vec<String>> {
         let mut queries = self.queries.clone();
         if let Some(path) = &self.queries_file {
-            let text = std::fs::read_to_string(path)
+            let text = dualenc_data::untrusted::read_regular_text(path)
                 .with_context(|| format!("reading the queries in {}", path.display()))?;
             queries.extend(
                 text.lines()

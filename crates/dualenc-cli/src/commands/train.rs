@@ -175,7 +175,7 @@ pub struct TrainArgs {
     #[arg(long)]
     json: bool,
     /// Start from these weights (safetensors with the original's state-dict names, e.g. a
-    /// model folder's weights.safetensors) instead of a seeded draw.
+    /// model folder's model.safetensors) instead of a seeded draw.
     #[arg(long, conflicts_with = "resume")]
     init_weights: Option<PathBuf>,
     /// Visit the training captions in these orders (JSON: one list of caption indices, in

@@ -198,3 +198,49 @@ fn bad_inputs_fail_with_clear_messages() {
         .failure()
         .stderr(contains("--n-caption 4"));
 }
+
+/// `predict` on the AVS topics that `dualenc synth --avs` writes (the demo's collection): the
+/// qrels number the topics as the query set does, so the run must too, and every topic is
+/// scored; `--topic-prefix 1` (TRECVID's numbering) then matches none of them.
+#[test]
+fn predict_scores_the_synthetic_avs_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    dualenc()
+        .args([
+            "demo", "--quick", "--epochs", "1", "--device", "cpu", "--dir",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let predict = |extra: &[&str]| {
+        let mut cmd = dualenc();
+        cmd.arg("predict")
+            .arg("--rootpath")
+            .arg(dir.path().join("VisualSearch"))
+            .arg("demotest")
+            .arg("--model")
+            .arg(dir.path().join("run/model_best"))
+            .args(["--query-sets", "demo.avs.txt", "--device", "cpu"])
+            .args(extra);
+        cmd
+    };
+    let out = predict(&["--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let reports: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let per_topic = reports[0]["infap"]["per_topic"]
+        .as_array()
+        .expect("infAP per topic");
+    let topics: Vec<&str> = per_topic
+        .iter()
+        .map(|t| t["topic"].as_str().unwrap())
+        .collect();
+    assert_eq!(topics, ["1", "2", "3"], "{reports}");
+    predict(&["--topic-prefix", "1"])
+        .assert()
+        .failure()
+        .stderr(contains("no topic of the run (11, 12, 13) is in the qrels"));
+}

@@ -271,10 +271,7 @@ mod tests {
         assert_eq!(a.dims(), b.dims());
         let a = a.into_data().to_vec::<f32>().unwrap();
         let b = b.into_data().to_vec::<f32>().unwrap();
-        a.iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
+        dualenc_testkit::compare::max_abs_diff(&a, &b)
     }
 
     /// `(N, T, K, widths)` cases, including one step and a single window.

@@ -123,10 +123,38 @@ fn round_bf16(x: f32) -> f32 {
 /// `a b` (`[m, k]` by `[k, n]`, row-major `[m, n]` result) on the tile units, or `None` when
 /// they are not [`available`] or the inner sizes differ.
 pub(crate) fn matmul(a: &Strided<'_>, b: &Strided<'_>) -> Option<Vec<f32>> {
-    let ([m, k], [k_b, n]) = (a.dims(), b.dims());
-    if !available() || k != k_b {
+    if !available() || a.dims()[1] != b.dims()[0] {
         return None;
     }
+    Some(tiled_product(a, b, TILE_UNITS))
+}
+
+/// Adds the products of a range of `K` steps to a 32x32 block (see [`tiles::block`]).
+type BlockFn = fn(&[u16], &[u16], usize, Range<usize>, &mut [f32]);
+
+/// What multiplies packed 32x32 blocks: the tile units, or (in tests, on any CPU) a scalar
+/// model of `tdpbf16ps` that checks the packing and blocking around it.
+#[derive(Clone, Copy)]
+struct BlockKernel {
+    /// Prepares the calling thread (loads the tile configuration).
+    configure: fn(),
+    /// Multiplies one block.
+    block: BlockFn,
+    /// Releases what `configure` took.
+    release: fn(),
+}
+
+/// The hardware kernel; only run when [`available`].
+const TILE_UNITS: BlockKernel = BlockKernel {
+    configure: tiles::configure,
+    block: tiles::block,
+    release: tiles::release,
+};
+
+/// `a b` with equal inner sizes: packs the operands and spreads the panels over the cores,
+/// each multiplied by `kernel`.
+fn tiled_product(a: &Strided<'_>, b: &Strided<'_>, kernel: BlockKernel) -> Vec<f32> {
+    let ([m, k], [_, n]) = (a.dims(), b.dims());
     let sizes = Padded::new(m, k, n);
     let packed_a = pack_a(a, &sizes);
     let packed_b = pack_b(b, &sizes);
@@ -143,11 +171,12 @@ pub(crate) fn matmul(a: &Strided<'_>, b: &Strided<'_>) -> Option<Vec<f32>> {
         out: &out,
         m,
         n,
+        kernel,
     };
     panels.into_par_iter().for_each(|(i0, j0)| {
         product.panel(i0..(i0 + PANEL).min(sizes.m), j0..(j0 + PANEL).min(sizes.n));
     });
-    Some(c)
+    c
 }
 
 /// The product's sizes, `m` and `n` rounded up to whole blocks and `k` to whole tiles.
@@ -295,6 +324,7 @@ struct Product<'p> {
     out: &'p OutPtr,
     m: usize,
     n: usize,
+    kernel: BlockKernel,
 }
 
 impl Product<'_> {
@@ -305,7 +335,7 @@ impl Product<'_> {
         let blocks_per_row = cols.len() / BLOCK;
         // One 32x32 block after the other (rows 128 bytes apart: no cache-set conflicts).
         let mut acc = vec![0.0f32; rows.len() * cols.len()];
-        tiles::configure();
+        (self.kernel.configure)();
         for k0 in (0..k).step_by(K_BLOCK) {
             let steps = k0..(k0 + K_BLOCK).min(k);
             for (bi, i0) in rows.clone().step_by(BLOCK).enumerate() {
@@ -313,11 +343,11 @@ impl Product<'_> {
                 for (bj, j0) in cols.clone().step_by(BLOCK).enumerate() {
                     let b = &self.b[j0 * k..][..BLOCK * k];
                     let c = &mut acc[(bi * blocks_per_row + bj) * BLOCK * BLOCK..][..BLOCK * BLOCK];
-                    tiles::block(a, b, k, steps.clone(), c);
+                    (self.kernel.block)(a, b, k, steps.clone(), c);
                 }
             }
         }
-        tiles::release();
+        (self.kernel.release)();
         for (index, block) in acc.chunks_exact(BLOCK * BLOCK).enumerate() {
             let (bi, bj) = (index / blocks_per_row, index % blocks_per_row);
             self.store(rows.start + bi * BLOCK, cols.start + bj * BLOCK, block);
@@ -538,22 +568,53 @@ mod tests {
         Strided::new(data, [rows, cols], strides, 0).unwrap()
     }
 
-    /// On a CPU with AMX, products of odd sizes, with either operand stored row-major or
-    /// transposed (as the forward and backward passes hand them over), match the bf16
-    /// arithmetic to one bf16 rounding step (the summation order differs); elsewhere
-    /// `matmul` must decline.
-    #[test]
-    fn tile_products_match_bf16_arithmetic() {
-        let sizes = [(1, 1, 1), (70, 50, 45), (33, 65, 17), (130, 96, 300)];
-        for ((m, k, n), layout) in sizes.into_iter().flat_map(|s| (0..4).map(move |l| (s, l))) {
+    /// `tdpbf16ps` on the packed layout, in scalar code: the four 16x16 quarters of `c` gain
+    /// the bf16 products of their strip of `a` and block of `b` over `steps`, summed in f32.
+    fn scalar_block(a: &[u16], b: &[u16], k: usize, steps: Range<usize>, c: &mut [f32]) {
+        let bf = |bits: u16| f32::from_bits(u32::from(bits) << 16);
+        for (i, j) in (0..BLOCK).flat_map(|i| (0..BLOCK).map(move |j| (i, j))) {
+            let strip = &a[(i / TILE_ROWS) * TILE_ROWS * k..];
+            let block = &b[(j / TILE_ROWS) * TILE_ROWS * k..];
+            let (r, col) = (i % TILE_ROWS, j % TILE_ROWS);
+            for s in steps.clone().step_by(TILE_K) {
+                let (a_tile, b_tile) = (&strip[s * TILE_ROWS..], &block[s * TILE_ROWS..]);
+                for x in 0..TILE_K {
+                    let b_value = b_tile[(x / 2) * 2 * TILE_ROWS + 2 * col + x % 2];
+                    c[i * BLOCK + j] += bf(a_tile[r * TILE_K + x]) * bf(b_value);
+                }
+            }
+        }
+    }
+
+    const SCALAR: BlockKernel = BlockKernel {
+        configure: || {},
+        block: scalar_block,
+        release: || {},
+    };
+
+    /// Sizes off the tile grid (one element, odd sizes, several panels and `K` blocks) in the
+    /// four layouts (either operand row-major or transposed, as the forward and backward
+    /// passes hand them over).
+    fn cases() -> impl Iterator<Item = ((usize, usize, usize), u8)> {
+        let sizes = [
+            (1, 1, 1),
+            (70, 50, 45),
+            (33, 65, 17),
+            (130, 96, 300),
+            (260, 530, 40),
+        ];
+        sizes.into_iter().flat_map(|s| (0..4).map(move |l| (s, l)))
+    }
+
+    /// Runs `product` on every case and checks it against the bf16 arithmetic, to one bf16
+    /// rounding step (the summation order differs).
+    fn check_products(product: impl Fn(&Strided<'_>, &Strided<'_>) -> Vec<f32>) {
+        for ((m, k, n), layout) in cases() {
             let (a_data, b_data) = (values(m * k, 1), values(k * n, 2));
             let a = view(&a_data, [m, k], layout & 1 == 1);
             let b = view(&b_data, [k, n], layout & 2 == 2);
-            let Some(got) = matmul(&a, &b) else {
-                assert!(!available());
-                eprintln!("no AMX on this CPU: the tile kernel is not exercised");
-                return;
-            };
+            let got = product(&a, &b);
+            assert_eq!(got.len(), m * n);
             for (g, e) in got.iter().zip(expected(&a, &b)) {
                 let tolerance = e.abs() / 128.0 + 1e-6;
                 assert!(
@@ -562,6 +623,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The packing, blocking and storing around the tile instruction, on any CPU: with the
+    /// scalar model of the instruction, products match the bf16 arithmetic.
+    #[test]
+    fn packed_products_match_bf16_arithmetic() {
+        check_products(|a, b| tiled_product(a, b, SCALAR));
+    }
+
+    /// The tile instruction itself, on a CPU with AMX; elsewhere `matmul` must decline every
+    /// case (and the test says visibly that the hardware path was not run).
+    #[test]
+    fn tile_products_match_bf16_arithmetic() {
+        if available() {
+            check_products(|a, b| matmul(a, b).expect("AMX is available"));
+            return;
+        }
+        for ((m, k, n), layout) in cases() {
+            let (a_data, b_data) = (values(m * k, 1), values(k * n, 2));
+            let a = view(&a_data, [m, k], layout & 1 == 1);
+            let b = view(&b_data, [k, n], layout & 2 == 2);
+            assert!(matmul(&a, &b).is_none(), "{m}x{k}x{n}: AMX is unavailable");
+        }
+        eprintln!("SKIPPED: no AMX on this CPU: the tile instruction is not exercised");
     }
 
     #[test]

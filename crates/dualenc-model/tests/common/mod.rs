@@ -128,14 +128,7 @@ impl Fixture {
     }
 }
 
-/// Largest absolute difference, after checking equal lengths.
-pub fn max_abs_diff(ours: &[f32], reference: &[f32]) -> f32 {
-    assert_eq!(ours.len(), reference.len(), "length mismatch");
-    ours.iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
-}
+pub use dualenc_testkit::compare::max_abs_diff;
 
 /// Asserts `|ours - reference| <= tol` everywhere.
 pub fn assert_close(what: &str, ours: &[f32], reference: &[f32], tol: f32) {
