@@ -12,6 +12,7 @@ use dualenc_model::{
     CpuAutodiffBackend, CpuBackend, DualEncoding, EncoderTrace, Mode, NamedTensor, OptimConfig,
     PaddingMode, TrainBackend, TripletLossConfig,
 };
+use dualenc_testkit::compare::nan_max;
 
 /// Eval-mode values: 1e-5 absolute (the bound; float32 with a different summation
 /// order than PyTorch).
@@ -208,10 +209,10 @@ fn check_grads(fx: &Fixture, prefix: &str, grads: &[(String, Vec<f32>)]) {
         .iter()
         .map(|(name, _)| &fx.train[&format!("{prefix}{name}")].1)
         .flat_map(|g| g.iter().map(|x| x.abs()))
-        .fold(0.0f32, f32::max);
+        .fold(0.0f32, nan_max);
     for (name, ours) in grads {
         let reference = &fx.train[&format!("{prefix}{name}")].1;
-        let tensor_max = reference.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+        let tensor_max = reference.iter().map(|x| x.abs()).fold(0.0f32, nan_max);
         for (i, (o, r)) in ours.iter().zip(reference).enumerate() {
             let tol = if r.abs() < 1e-5 * global_max {
                 1e-5 * global_max
@@ -273,7 +274,7 @@ fn check_params<B: TrainBackend>(
         .iter()
         .filter(|(k, _)| k.starts_with("grad."))
         .flat_map(|(_, (_, g))| g.iter().map(|x| x.abs()))
-        .fold(0.0f32, f32::max);
+        .fold(0.0f32, nan_max);
     let initial: std::collections::HashMap<_, _> = fx
         .weights
         .iter()
@@ -285,7 +286,7 @@ fn check_params<B: TrainBackend>(
             .train
             .get(&format!("grad.{name}"))
             .map(|(_, g)| g.clone());
-        let scale = reference.iter().map(|x| x.abs()).fold(0.0f32, f32::max);
+        let scale = reference.iter().map(|x| x.abs()).fold(0.0f32, nan_max);
         for (i, (o, r)) in ours.iter().zip(reference).enumerate() {
             if structural_zero(&name, i, batch, fx) {
                 assert_eq!(

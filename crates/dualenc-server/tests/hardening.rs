@@ -519,12 +519,6 @@ async fn every_kind_of_answer_says_nosniff() {
         (client.get(server.url("/api/search?q=zebra")), 422),
         (client.get(broken.url("/api/search?q=dog")), 500),
         (client.post(server.url("/api/search")).body(batch), 200),
-        (
-            client
-                .post(server.url("/api/search"))
-                .body(vec![b' '; (1 << 20) + 1]),
-            413,
-        ),
         (client.get(server.url("/thumbnails/video0.jpg")), 200),
         (client.get(server.url("/thumbnails/video9.jpg")), 404),
         (client.get(server.url("/thumbnails/..%2Fx.jpg")), 400),
@@ -586,6 +580,12 @@ async fn oversized_and_malformed_requests_are_refused_at_once() {
         let mut stream = send(&server, request.as_bytes()).await;
         let (answer, _) = until_closed(&mut stream, Instant::now(), MARGIN).await;
         assert_eq!(status(&answer), expected, "{:.60}", request);
+        if expected == 413 {
+            // Answered before the body arrives, with the same headers as every answer (the
+            // nosniff test cannot send this one: the server closes while reqwest still writes).
+            let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+            assert!(answer.contains("x-content-type-options: nosniff"), "{answer}");
+        }
     }
     let mut stream = send(&server, CLOSE).await;
     let (answer, _) = until_closed(&mut stream, Instant::now(), MARGIN).await;

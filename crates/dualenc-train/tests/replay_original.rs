@@ -219,21 +219,27 @@ fn close(a: f64, b: f64, tol: f64, floor: f64) -> bool {
     (a - b).abs() <= tol * a.abs().max(b.abs()).max(floor)
 }
 
-/// Largest `|a - b|` over two equally long slices; NaN when either holds NaN.
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(0.0f64, |m, (&x, &y)| {
-        let d = (f64::from(x) - f64::from(y)).abs();
-        if d.is_nan() || m.is_nan() {
-            f64::NAN
-        } else {
-            m.max(d)
-        }
-    })
+/// The larger of two magnitudes, NaN when either is NaN (`f64::max` would drop it).
+fn nan_max(m: f64, d: f64) -> f64 {
+    if d.is_nan() || m.is_nan() {
+        f64::NAN
+    } else {
+        m.max(d)
+    }
 }
 
+/// Largest `|a - b|` over two equally long slices, in f64; NaN when either holds NaN.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs())
+        .fold(0.0, nan_max)
+}
+
+/// Largest `|x|`, in f64; NaN when `a` holds NaN.
 fn max_abs(a: &[f32]) -> f64 {
-    a.iter().fold(0.0f64, |m, &x| m.max(f64::from(x).abs()))
+    a.iter().map(|&x| f64::from(x).abs()).fold(0.0, nan_max)
 }
 
 /// Compares our network state with the original's after the last epoch of `seen` (1-based),
