@@ -38,6 +38,8 @@ enum Command {
     #[command(flatten)]
     Search(commands::search::SearchCommand),
     #[command(flatten)]
+    Extract(commands::extract::ExtractCommand),
+    #[command(flatten)]
     Bench(commands::bench::BenchCommand),
 }
 
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Train(c) => c.run(),
         Command::Infer(c) => c.run(),
         Command::Search(c) => c.run(),
+        Command::Extract(c) => c.run(),
         Command::Bench(c) => c.run(),
     };
     match result {

@@ -9,6 +9,7 @@
 //! INDEX/embeddings.f32   count x dim little-endian f32, row-major, row i = video i
 //! INDEX/ids.txt          count lines, line i (1-based: i + 1) = id of video i, UTF-8
 //! INDEX/ann.usearch      optional usearch HNSW graph over the first `ann.count` rows
+//! INDEX/captions.txt     optional: line i = caption of video i (empty line: none), UTF-8
 //! ```
 //!
 //! `manifest.json`:
@@ -25,7 +26,8 @@
 //!   ],
 //!   "ann": {"params": {"connectivity": 16, "expansion_add": 128, "expansion_search": 128,
 //!           "storage": "f16"}, "count": 3,
-//!           "file": {"bytes": 2984, "xxh3_64": "5f0e0b8a8d3c1e27"}}
+//!           "file": {"bytes": 2984, "xxh3_64": "5f0e0b8a8d3c1e27"}},
+//!   "captions": {"count": 3}
 //! }
 //! ```
 //!
@@ -48,6 +50,12 @@
 //!   graph that does not match it, or that usearch reads with another shape than the
 //!   manifest's, is not loaded: [`Index::open`] logs a warning naming the file and why, and
 //!   approximate searches fall back to exact ones until [`Index::build_ann`] rebuilds it.
+//! - `captions` (optional; indexes written before it have none and open as before) says that
+//!   `captions.txt` holds one caption line per row, `count` of them non-empty, each at most
+//!   [`MAX_CAPTION_BYTES`] bytes (longer ones are cut at a character boundary, line breaks
+//!   and other control characters become spaces). The file is read bounded by
+//!   `count x (MAX_CAPTION_BYTES + 2)` bytes; a missing or unreadable file only loses the
+//!   captions (a warning), never the index. [`Hit::caption`] carries a result's caption.
 //!
 //! # Writes and crashes
 //!
@@ -89,6 +97,11 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const EMBEDDINGS_FILE: &str = "embeddings.f32";
 /// Name of the ids file in an index folder.
 pub const IDS_FILE: &str = "ids.txt";
+/// Name of the optional captions file in an index folder (one line per row).
+pub const CAPTIONS_FILE: &str = "captions.txt";
+/// The longest caption an index keeps, in bytes of UTF-8; a longer one is cut at the last
+/// character boundary before it.
+pub const MAX_CAPTION_BYTES: usize = 4096;
 /// The largest embedding dimension an index may have (2^20 floats, 4 MiB a row): a bound
 /// on what an untrusted manifest can make the reader compute with.
 pub const MAX_DIM: usize = 1 << 20;
@@ -109,6 +122,16 @@ pub struct Manifest {
     /// The approximate-search graph, when one was built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ann: Option<AnnInfo>,
+    /// The captions file, when some video has a caption (absent in older indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions: Option<CaptionsInfo>,
+}
+
+/// The captions file recorded in the manifest: `captions.txt` holds one line per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptionsInfo {
+    /// Rows with a caption (non-empty lines).
+    pub count: usize,
 }
 
 /// One collection recorded in the manifest.
@@ -228,6 +251,14 @@ fn check_manifest(m: &Manifest, path: &Path) -> Result<(), IndexError> {
             )));
         }
     }
+    if let Some(c) = &m.captions {
+        if c.count > m.count {
+            return Err(inconsistent(format!(
+                "captions cover {} rows of {}",
+                c.count, m.count
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -294,24 +325,29 @@ pub struct Index {
     ids: Vec<String>,
     rows: Option<MappedRows>,
     ann: Option<AnnIndex>,
+    /// One caption per row (empty: none), or no entry at all when the index has none.
+    captions: Vec<String>,
 }
 
 impl Index {
     /// Opens the index in `dir`, checking the manifest version, the file sizes against the
     /// manifest and the ids (unique, no blank line, no whitespace), memory-maps the
     /// embeddings and loads the HNSW graph if it verifies (otherwise a warning: approximate
-    /// searches then scan exactly).
+    /// searches then scan exactly) and the captions, if any (a captions file that cannot be
+    /// read is a warning: the index opens without captions).
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
         let manifest = read_manifest(dir)?;
         let ids = read_ids(dir, manifest.count)?;
         let rows = map_embeddings(dir, &manifest)?;
         let ann = open_ann(dir, &manifest);
+        let captions = open_captions(dir, &manifest);
         Ok(Index {
             dir: dir.to_path_buf(),
             manifest,
             ids,
             rows,
             ann,
+            captions,
         })
     }
 
@@ -355,6 +391,19 @@ impl Index {
     /// The HNSW graph, when the index has one.
     pub fn ann(&self) -> Option<&AnnIndex> {
         self.ann.as_ref()
+    }
+
+    /// The caption of the video in row `row`, if the index keeps one for it.
+    pub fn caption(&self, row: usize) -> Option<&str> {
+        self.captions
+            .get(row)
+            .map(String::as_str)
+            .filter(|c| !c.is_empty())
+    }
+
+    /// How many videos have a caption.
+    pub fn caption_count(&self) -> usize {
+        self.captions.iter().filter(|c| !c.is_empty()).count()
     }
 
     /// The score of every video for `query`, in row order (e.g. to rank a whole collection).
@@ -449,6 +498,7 @@ impl Index {
                 id: self.ids.get(s.index).cloned().unwrap_or_default(),
                 score: s.score,
                 rank: rank + 1,
+                caption: self.caption(s.index).map(str::to_owned),
             })
             .collect()
     }
@@ -548,6 +598,62 @@ fn open_ann(dir: &Path, manifest: &Manifest) -> Option<AnnIndex> {
             None
         }
     }
+}
+
+/// The captions of the index's rows, or none (with a warning naming the file and the reason)
+/// when the manifest records none or `captions.txt` cannot be read.
+fn open_captions(dir: &Path, manifest: &Manifest) -> Vec<String> {
+    if manifest.captions.is_none() {
+        return Vec::new();
+    }
+    let path = dir.join(CAPTIONS_FILE);
+    match read_captions_file(&path, manifest.count) {
+        Ok(captions) => captions,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the index's captions cannot be read; results are shown without captions");
+            Vec::new()
+        }
+    }
+}
+
+/// Reads the first `count` lines of a captions file, at most `count x (MAX_CAPTION_BYTES +
+/// 2)` bytes (a caption, `\r`, `\n`); a missing line is an empty caption (with a warning),
+/// bytes that are not UTF-8 are replaced and an over-long line is cut.
+fn read_captions_file(path: &Path, count: usize) -> std::io::Result<Vec<String>> {
+    let (file, len) = dualenc_data::untrusted::open_regular_file(path)?;
+    let bound = u64::try_from(count)
+        .ok()
+        .and_then(|n| n.checked_mul(MAX_CAPTION_BYTES as u64 + 2))
+        .unwrap_or(u64::MAX);
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(usize::try_from(len.min(bound)).unwrap_or(0))?;
+    file.take(bound).read_to_end(&mut bytes)?;
+    let mut captions: Vec<String> = bytes
+        .split(|&b| b == b'\n')
+        .take(count)
+        .map(|line| clean_caption(&String::from_utf8_lossy(line)))
+        .collect();
+    if captions.len() < count {
+        tracing::warn!(path = %path.display(), lines = captions.len(), count, "captions.txt holds fewer lines than the index has rows; the others have no caption");
+        captions.resize(count, String::new());
+    }
+    Ok(captions)
+}
+
+/// A caption as the index keeps it: control characters (line breaks included) become spaces,
+/// surrounding white space is trimmed and the text is cut to [`MAX_CAPTION_BYTES`] at a
+/// character boundary.
+pub fn clean_caption(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = spaced.trim();
+    let mut end = trimmed.len().min(MAX_CAPTION_BYTES);
+    while !trimmed.is_char_boundary(end) {
+        end -= 1;
+    }
+    trimmed[..end].trim_end().to_owned()
 }
 
 /// Reads the first `count` ids of `ids.txt`, checking that there are enough, that each is a
@@ -666,8 +772,11 @@ impl Staged {
 pub struct IndexWriter {
     dir: PathBuf,
     manifest: Manifest,
-    /// Every id of the index and of this commit, with the position of its collection.
-    known: HashMap<String, usize>,
+    /// Every id of the index and of this commit, with the position of its collection and its
+    /// row.
+    known: HashMap<String, (usize, usize)>,
+    /// One caption per row (empty: none); the index's own when appending.
+    captions: Vec<String>,
     embeddings: Staged,
     ids: Staged,
     /// Position in `manifest.collections` of the collection rows go to, once started.
@@ -697,11 +806,13 @@ impl IndexWriter {
             model: model.to_string(),
             collections: Vec::new(),
             ann: None,
+            captions: None,
         };
         Ok(IndexWriter {
             dir: dir.to_path_buf(),
             manifest,
             known: HashMap::new(),
+            captions: Vec::new(),
             embeddings: Staged::new(dir, EMBEDDINGS_FILE)?,
             ids: Staged::new(dir, IDS_FILE)?,
             current: None,
@@ -709,7 +820,7 @@ impl IndexWriter {
     }
 
     /// Opens the index in `dir` for appending embeddings of `model` (which must be the
-    /// index's). The committed rows are copied into the new files first.
+    /// index's). The committed rows (and their captions) are copied into the new files first.
     pub fn append(dir: &Path, model: &str) -> Result<Self, IndexError> {
         let index = Index::open(dir)?;
         let manifest = index.manifest.clone();
@@ -729,15 +840,18 @@ impl IndexWriter {
             .iter()
             .enumerate()
             .flat_map(|(c, info)| std::iter::repeat_n(c, info.count));
-        for (id, owner) in index.ids.iter().zip(owners) {
+        for (row, (id, owner)) in index.ids.iter().zip(owners).enumerate() {
             ids.write(id.as_bytes())?;
             ids.write(b"\n")?;
-            known.insert(id.clone(), owner);
+            known.insert(id.clone(), (owner, row));
         }
+        let mut captions = index.captions;
+        captions.resize(index.ids.len(), String::new());
         Ok(IndexWriter {
             dir: dir.to_path_buf(),
             manifest,
             known,
+            captions,
             embeddings,
             ids,
             current: None,
@@ -786,7 +900,7 @@ impl IndexWriter {
         })?;
         check_id(id)?;
         self.check_row(id, embedding)?;
-        if let Some(&owner) = self.known.get(id) {
+        if let Some(&(owner, _)) = self.known.get(id) {
             let collection = self
                 .manifest
                 .collections
@@ -801,7 +915,9 @@ impl IndexWriter {
         self.embeddings.write(bytemuck::cast_slice(embedding))?;
         self.ids.write(id.as_bytes())?;
         self.ids.write(b"\n")?;
-        self.known.insert(id.to_string(), current);
+        self.known
+            .insert(id.to_string(), (current, self.manifest.count));
+        self.captions.push(String::new());
         self.manifest.count += 1;
         if let Some(info) = self.manifest.collections.get_mut(current) {
             info.count += 1;
@@ -846,14 +962,50 @@ impl IndexWriter {
         }
     }
 
-    /// Makes the new rows visible: renames the data files into place, then writes the
-    /// manifest. Returns the committed manifest.
-    pub fn commit(self) -> Result<Manifest, IndexError> {
+    /// Sets the caption of a video already added (in this writer or committed before),
+    /// replacing any it had; see [`clean_caption`] for what is kept. An empty caption
+    /// removes it.
+    pub fn set_caption(&mut self, id: &str, caption: &str) -> Result<(), IndexError> {
+        let row = match self.known.get(id) {
+            Some(&(_, row)) => row,
+            None => {
+                return Err(IndexError::Usage(format!(
+                    "caption for video {id:?}, which is not in the index"
+                )))
+            }
+        };
+        if let Some(slot) = self.captions.get_mut(row) {
+            *slot = clean_caption(caption);
+        }
+        Ok(())
+    }
+
+    /// Makes the new rows visible: renames the data files (and `captions.txt` when some
+    /// video has a caption) into place, then writes the manifest. Returns the committed
+    /// manifest.
+    pub fn commit(mut self) -> Result<Manifest, IndexError> {
         self.ids.persist()?;
         self.embeddings.persist()?;
+        self.manifest.captions = write_captions(&self.dir, &self.captions)?;
         write_manifest(&self.dir, &self.manifest)?;
         Ok(self.manifest)
     }
+}
+
+/// Writes `captions.txt` (one line per row) when some row has a caption; returns what the
+/// manifest records of it.
+fn write_captions(dir: &Path, captions: &[String]) -> Result<Option<CaptionsInfo>, IndexError> {
+    let count = captions.iter().filter(|c| !c.is_empty()).count();
+    if count == 0 {
+        return Ok(None);
+    }
+    let mut file = Staged::new(dir, CAPTIONS_FILE)?;
+    for caption in captions {
+        file.write(caption.as_bytes())?;
+        file.write(b"\n")?;
+    }
+    file.persist()?;
+    Ok(Some(CaptionsInfo { count }))
 }
 
 /// Refuses an id that [`id_problem`] finds wrong.
@@ -876,5 +1028,108 @@ fn id_problem(id: &str) -> Option<&'static str> {
         Some("an id cannot hold whitespace (spaces, tabs, line breaks)")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes a two-row index of `collection` in `dir`, captioning `video0` only.
+    fn two_rows(dir: &Path) -> Manifest {
+        let mut writer = IndexWriter::create(dir, 2, "model").expect("create");
+        writer
+            .start_collection(CollectionMeta::new("c1", "feat"))
+            .expect("start");
+        writer.add("video0", &[1.0, 0.0]).expect("add");
+        writer.add("video1", &[0.0, 1.0]).expect("add");
+        writer
+            .set_caption("video0", "a dog runs\non the beach")
+            .expect("caption");
+        writer.commit().expect("commit")
+    }
+
+    #[test]
+    fn captions_survive_write_open_and_append() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manifest = two_rows(dir.path());
+        assert_eq!(manifest.captions, Some(CaptionsInfo { count: 1 }));
+        let index = Index::open(dir.path()).expect("open");
+        assert_eq!(index.caption(0), Some("a dog runs on the beach"));
+        assert_eq!(index.caption(1), None);
+        let hits = index
+            .search(&[1.0, 0.0], 2, SearchMode::Exact)
+            .expect("search");
+        assert_eq!(hits[0].caption.as_deref(), Some("a dog runs on the beach"));
+        assert_eq!(hits[1].caption, None);
+
+        let mut writer = IndexWriter::append(dir.path(), "model").expect("append");
+        writer
+            .start_collection(CollectionMeta::new("c2", "feat"))
+            .expect("start");
+        writer.add("video2", &[0.6, 0.8]).expect("add");
+        writer.set_caption("video2", "a cat").expect("caption");
+        assert!(writer.set_caption("video9", "nobody").is_err());
+        writer.commit().expect("commit");
+        let index = Index::open(dir.path()).expect("reopen");
+        assert_eq!(index.caption(0), Some("a dog runs on the beach"));
+        assert_eq!(index.caption(2), Some("a cat"));
+        assert_eq!(index.caption_count(), 2);
+        assert_eq!(index.manifest().captions, Some(CaptionsInfo { count: 2 }));
+    }
+
+    #[test]
+    fn an_index_without_captions_opens_as_before() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut writer = IndexWriter::create(dir.path(), 2, "model").expect("create");
+        writer
+            .start_collection(CollectionMeta::new("c1", "feat"))
+            .expect("start");
+        writer.add("video0", &[1.0, 0.0]).expect("add");
+        let manifest = writer.commit().expect("commit");
+        assert_eq!(manifest.captions, None);
+        assert!(!dir.path().join(CAPTIONS_FILE).exists());
+        let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).expect("manifest");
+        assert!(!text.contains("captions"), "{text}");
+        let index = Index::open(dir.path()).expect("open");
+        assert_eq!(index.caption(0), None);
+        let hits = index
+            .search(&[1.0, 0.0], 1, SearchMode::Exact)
+            .expect("search");
+        assert_eq!(hits[0].caption, None);
+    }
+
+    #[test]
+    fn a_lost_captions_file_only_loses_the_captions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        two_rows(dir.path());
+        std::fs::remove_file(dir.path().join(CAPTIONS_FILE)).expect("remove");
+        let index = Index::open(dir.path()).expect("open");
+        assert_eq!(index.caption(0), None);
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn captions_are_read_bounded_and_cut_at_a_char_boundary() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        two_rows(dir.path());
+        // 2 bytes each: as long as the whole bound of a two-row index (2 x 4098 bytes).
+        let long = "é".repeat(MAX_CAPTION_BYTES + 2);
+        let text = format!("{long}\nsecond\nthird line beyond the rows\n");
+        std::fs::write(dir.path().join(CAPTIONS_FILE), text).expect("write");
+        let index = Index::open(dir.path()).expect("open");
+        let first = index.caption(0).expect("caption");
+        assert!(first.len() <= MAX_CAPTION_BYTES, "{}", first.len());
+        assert!(first.chars().all(|c| c == 'é'));
+        // The bound ends with the first line: the second is never read.
+        assert_eq!(index.caption(1), None);
+    }
+
+    #[test]
+    fn clean_caption_cuts_multibyte_text_on_a_boundary() {
+        let text = format!("{}€", "a".repeat(MAX_CAPTION_BYTES - 1));
+        let cut = clean_caption(&text);
+        assert_eq!(cut.len(), MAX_CAPTION_BYTES - 1);
+        assert_eq!(clean_caption("  a\tb\r\n"), "a b");
     }
 }

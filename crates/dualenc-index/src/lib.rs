@@ -49,8 +49,8 @@ pub use ann::{
 pub use error::IndexError;
 pub use exact::Scored;
 pub use index::{
-    CollectionInfo, CollectionMeta, Index, IndexWriter, Manifest, SearchMode, FORMAT_VERSION,
-    MAX_DIM,
+    CaptionsInfo, CollectionInfo, CollectionMeta, Index, IndexWriter, Manifest, SearchMode,
+    FORMAT_VERSION, MAX_CAPTION_BYTES, MAX_DIM,
 };
 
 /// One search result: a video of the index with its score and its place in the result list.
@@ -64,6 +64,10 @@ pub struct Hit {
     pub score: f32,
     /// Position in the result list, 1-based (1 = best), as in TRECVID run files.
     pub rank: usize,
+    /// The video's caption kept by the index (the first of its collection's caption file),
+    /// when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
 }
 
 impl Hit {
@@ -81,6 +85,7 @@ impl Hit {
                 id,
                 score,
                 rank: position + 1,
+                caption: None,
             })
             .collect()
     }

@@ -52,9 +52,7 @@ impl<B: ModelBackend> LoadedModel<B> {
 
     /// The frame feature the model was trained on (`visual_feature` in the options), if known.
     pub fn feature(&self) -> Option<&str> {
-        ["visual_feature", "feature"]
-            .iter()
-            .find_map(|k| self.config.extra.get(*k).and_then(|v| v.as_str()))
+        self.config.feature()
     }
 
     /// The feature to use: `given`, else the model's own; an error when neither is known.

@@ -48,6 +48,22 @@ pub struct RunConfig {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+impl RunConfig {
+    /// Reads only the `config.json` of the model folder `dir` (no weights): enough to know
+    /// what a model takes before loading it.
+    pub fn read(dir: &Path) -> Result<Self> {
+        read_json(&dir.join(CONFIG_FILE))
+    }
+
+    /// The frame feature the model was trained on, if its options record it
+    /// (`visual_feature`, or `feature` in older folders).
+    pub fn feature(&self) -> Option<&str> {
+        ["visual_feature", "feature"]
+            .iter()
+            .find_map(|k| self.extra.get(*k).and_then(|v| v.as_str()))
+    }
+}
+
 /// Provenance of a saved model (`meta.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {

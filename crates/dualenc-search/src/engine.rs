@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use dualenc_dataset::CaptionSet;
@@ -39,6 +40,8 @@ pub struct Engine<B: ModelBackend> {
     index: Index,
     /// Exact or approximate search.
     mode: SearchMode,
+    /// The index's ids as a set, built on the first [`Engine::has_video`].
+    id_set: OnceLock<HashSet<String>>,
 }
 
 /// A tokenised query: its row among the usable queries and its unknown words, or why it
@@ -92,6 +95,7 @@ impl<B: ModelBackend> Engine<B> {
             loaded,
             index,
             mode: search_mode(approx),
+            id_set: OnceLock::new(),
         })
     }
 
@@ -190,6 +194,13 @@ impl<B: ModelBackend> Engine<B> {
         self.mode
     }
 
+    /// Whether the video `id` is in the index (the set of ids is built on the first call).
+    pub fn has_video(&self, id: &str) -> bool {
+        self.id_set
+            .get_or_init(|| self.index.ids().iter().cloned().collect())
+            .contains(id)
+    }
+
     /// Facts about the model and the index for `/api/info` and the page header.
     pub fn describe(&self) -> BackendInfo {
         let manifest = self.index.manifest();
@@ -215,6 +226,10 @@ impl<B: ModelBackend> Engine<B> {
         };
         details.insert("search".into(), mode);
         details.insert("index".into(), self.index.dir().display().to_string());
+        details.insert(
+            "captions".into(),
+            format!("{} videos", self.index.caption_count()),
+        );
         BackendInfo {
             model: manifest.model.clone(),
             collection: names.join(", "),

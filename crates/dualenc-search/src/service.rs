@@ -36,4 +36,8 @@ impl SearchBackend for ModelSearch {
     fn describe(&self) -> BackendInfo {
         self.engine.describe()
     }
+
+    fn has_video(&self, id: &str) -> bool {
+        self.engine.has_video(id)
+    }
 }

@@ -36,7 +36,8 @@ impl Default for Limits {
     }
 }
 
-/// One ranked video in an answer: the backend's [`Hit`] plus where its thumbnail is.
+/// One ranked video in an answer: the backend's [`Hit`] plus where its thumbnail and its
+/// video file are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultItem {
     /// 1-based rank.
@@ -49,17 +50,32 @@ pub struct ResultItem {
     /// server has a thumbnail for this video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<String>,
+    /// The video file's URL path (`/videos/ID.mp4`, percent-encoded), present only when the
+    /// server plays this video (`--videos`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<String>,
+    /// The video's caption (the first of its collection), when the backend knows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
 }
 
 impl ResultItem {
-    /// Wraps a hit with its thumbnail URL, if any.
+    /// Wraps a hit (its caption included) with its thumbnail URL, if any.
     pub fn new(hit: Hit, thumbnail: Option<String>) -> Self {
         ResultItem {
             rank: hit.rank,
             id: hit.id,
             score: hit.score,
             thumbnail,
+            video: None,
+            caption: hit.caption,
         }
+    }
+
+    /// The same with the URL of the video file, if the server plays it.
+    pub fn with_video(mut self, video: Option<String>) -> Self {
+        self.video = video;
+        self
     }
 }
 
@@ -148,6 +164,9 @@ pub struct InfoResponse {
     pub limits: Limits,
     /// How many videos have a thumbnail (0 without `--thumbnails`).
     pub thumbnails: usize,
+    /// How many videos can be played (0 without `--videos`).
+    #[serde(default)]
+    pub playable_videos: usize,
     /// The server's crate version.
     pub version: String,
 }

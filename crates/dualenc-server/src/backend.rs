@@ -40,6 +40,16 @@ pub trait SearchBackend: Send + Sync + 'static {
 
     /// Describes the backend for `/api/info`, the web page's header and the server's logs.
     fn describe(&self) -> BackendInfo;
+
+    /// Whether `id` is one of the videos the backend ranks (its collection).
+    ///
+    /// The service plays a video file (`--videos`) only when this says yes, so that a
+    /// folder holding more than the collection does not serve the rest. The default says
+    /// no to every id: a backend that does not list its videos gets none played.
+    fn has_video(&self, id: &str) -> bool {
+        let _ = id;
+        false
+    }
 }
 
 /// What one search found.

@@ -100,6 +100,14 @@ pub enum ServerError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// The video directory could not be listed.
+    #[error("cannot read the video directory {}: {source}", .dir.display())]
+    Videos {
+        /// The directory given with `--videos`.
+        dir: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
     /// The signal handlers for graceful shutdown could not be installed.
     #[error("cannot install the SIGTERM/Ctrl-C handlers: {0}")]
     Signals(std::io::Error),

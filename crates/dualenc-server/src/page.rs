@@ -15,11 +15,11 @@ const SCRIPT: &str = include_str!("app.js");
 /// The page's stylesheet.
 const STYLE: &str = include_str!("app.css");
 
-/// The page's Content-Security-Policy: scripts, styles, images and requests from this origin
-/// only, no inline code, no framing by other sites.
+/// The page's Content-Security-Policy: scripts, styles, images, videos and requests from this
+/// origin only, no inline code, no framing by other sites.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; \
-     frame-ancestors 'none'";
+     img-src 'self'; media-src 'self'; connect-src 'self'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
 
 /// `GET /`: the web page, with its Content-Security-Policy.
 pub(crate) async fn page() -> Response {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Bytes, HttpBody};
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -27,6 +27,7 @@ use crate::params::{parse_batch, parse_search_params};
 use crate::redact::hide_paths_in;
 use crate::thumbnails::Thumbnails;
 use crate::timeouts::Timeouts;
+use crate::videos::Videos;
 
 /// The address served when none is given: loopback only, port 8080.
 pub const DEFAULT_ADDR: SocketAddr =
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// A directory of `ID.jpg` thumbnails, one per video, if the collection has them.
     pub thumbnails: Option<PathBuf>,
+    /// A directory of the collection's video files (`ID.mp4`, `ID.webm`, ...), played on
+    /// the page; only ids the backend knows ([`SearchBackend::has_video`]) are served.
+    pub videos: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
     /// Most searches running at once on the blocking pool; more wait their turn. Searches are
@@ -52,12 +56,13 @@ pub struct ServerConfig {
 }
 
 impl Default for ServerConfig {
-    /// Loopback port 8080, no thumbnails, the default limits, one search per core, 1,024
-    /// connections, the default [`Timeouts`].
+    /// Loopback port 8080, no thumbnails or videos, the default limits, one search per core,
+    /// 1,024 connections, the default [`Timeouts`].
     fn default() -> Self {
         ServerConfig {
             addr: DEFAULT_ADDR,
             thumbnails: None,
+            videos: None,
             limits: Limits::default(),
             max_concurrent_searches: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_connections: 1024,
@@ -77,16 +82,20 @@ struct AppState {
     limits: Limits,
     /// The thumbnails found at start-up.
     thumbnails: Arc<Thumbnails>,
+    /// The video files found at start-up.
+    videos: Arc<Videos>,
     /// One permit per search allowed to run at once.
     slots: Arc<Semaphore>,
     /// Most time to receive a request body.
     body_timeout: Duration,
 }
 
-/// Builds the application: lists the thumbnail directory (if any) and wires the routes.
+/// Builds the application: lists the thumbnail and video directories (if any) and wires the
+/// routes.
 ///
 /// Routes: `GET /` (web page), `GET /app.js` and `GET /app.css` (its script and style),
-/// `GET /health`, `GET /api/info`, `GET|POST /api/search`, `GET /thumbnails/{ID}.jpg`. Unknown
+/// `GET /health`, `GET /api/info`, `GET|POST /api/search`, `GET /thumbnails/{ID}.jpg`,
+/// `GET /videos/{ID}.{EXT}` (range requests, see [`crate::videos`]). Unknown
 /// paths and methods get JSON 404/405 answers. Every answer carries
 /// `X-Content-Type-Options: nosniff`. The backend's description is shown with its absolute
 /// paths cut to their last component.
@@ -98,10 +107,15 @@ pub fn router(
         Some(dir) => Thumbnails::scan(dir)?,
         None => Thumbnails::default(),
     };
+    let videos = match &config.videos {
+        Some(dir) => Videos::scan(dir, |id| backend.has_video(id))?,
+        None => Videos::default(),
+    };
     let info = InfoResponse {
         backend: hide_paths_in(backend.describe()),
         limits: config.limits,
         thumbnails: thumbnails.len(),
+        playable_videos: videos.len(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     let state = AppState {
@@ -109,6 +123,7 @@ pub fn router(
         info: Arc::new(info),
         limits: config.limits,
         thumbnails: Arc::new(thumbnails),
+        videos: Arc::new(videos),
         slots: Arc::new(Semaphore::new(config.max_concurrent_searches.max(1))),
         body_timeout: config.timeouts.body_read,
     };
@@ -120,6 +135,7 @@ pub fn router(
         .route("/api/info", get(info_handler))
         .route("/api/search", get(search_get).post(search_post))
         .route("/thumbnails/{file}", get(thumbnail))
+        .route("/videos/{file}", get(video))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
@@ -197,7 +213,7 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /api/info`: the backend's description, the limits and the thumbnail count.
+/// `GET /api/info`: the backend's description, the limits, the thumbnail and video counts.
 async fn info_handler(State(state): State<AppState>) -> Json<InfoResponse> {
     Json(InfoResponse::clone(&state.info))
 }
@@ -345,13 +361,14 @@ where
     })
 }
 
-/// The backend's hits (cut to `k`) with their thumbnail URLs.
+/// The backend's hits (cut to `k`) with their thumbnail and video URLs.
 fn result_items(state: &AppState, hits: Vec<crate::backend::Hit>, k: usize) -> Vec<ResultItem> {
     hits.into_iter()
         .take(k)
         .map(|hit| {
             let thumbnail = state.thumbnails.url(&hit.id);
-            ResultItem::new(hit, thumbnail)
+            let video = state.videos.url(&hit.id);
+            ResultItem::new(hit, thumbnail).with_video(video)
         })
         .collect()
 }
@@ -375,6 +392,30 @@ async fn thumbnail(
     Ok((headers, bytes).into_response())
 }
 
+/// `GET /videos/{ID}.{EXT}`: the video file, whole or the byte range asked for.
+async fn video(
+    State(state): State<AppState>,
+    file: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Path(file) = file.map_err(|rejection| {
+        ApiError::bad_request(
+            "invalid_video_name",
+            format!("bad video path: {}", rejection.body_text()),
+        )
+    })?;
+    state.videos.respond(&file, range_header(&headers)).await
+}
+
+/// The request's `Range` header, unless `If-Range` makes it conditional: the service sends
+/// no validators (`ETag`, `Last-Modified`) for it to match, so the whole file is sent.
+fn range_header(headers: &HeaderMap) -> Option<&str> {
+    if headers.contains_key(header::IF_RANGE) {
+        return None;
+    }
+    headers.get(header::RANGE).and_then(|v| v.to_str().ok())
+}
+
 /// A body that could not be read: too large (413) or broken.
 fn body_error(rejection: BytesRejection) -> ApiError {
     let status = rejection.status();
@@ -386,8 +427,8 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     ApiError::new(status, code, rejection.body_text())
 }
 
-/// Adds `X-Content-Type-Options: nosniff` to an answer, so that no browser reads a JSON error
-/// or a thumbnail as something else (HTML, script).
+/// Adds `X-Content-Type-Options: nosniff` to an answer, so that no browser reads a JSON error,
+/// a thumbnail or a video as something else (HTML, script).
 async fn nosniff(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,

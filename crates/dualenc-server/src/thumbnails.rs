@@ -24,8 +24,8 @@ use crate::error::{ApiError, ServerError};
 /// The file name suffix of a thumbnail.
 const SUFFIX: &str = ".jpg";
 
-/// Characters escaped in a thumbnail URL's path segment (all but unreserved ones).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+/// Characters escaped in a URL's path segment (all but unreserved ones).
+pub(crate) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -126,7 +126,17 @@ impl Thumbnails {
 /// Reads a thumbnail if it is a regular file, without following a symbolic link and without
 /// blocking on a pipe; anything else is an error.
 fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = OpenOptions::new()
+    let (file, len) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens `path` for reading if it is a regular file, without following a symbolic link and
+/// without blocking on a pipe (checked on the open handle, so a file swapped for a link or a
+/// pipe at any moment is refused); returns the file and its length.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
+    let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
@@ -137,13 +147,11 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
             "not a regular file",
         ));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    Ok((file, metadata.len()))
 }
 
-/// Whether `id` can name a file inside the thumbnail directory and nothing else.
-fn valid_id(id: &str) -> bool {
+/// Whether `id` can name a file inside a served directory and nothing else.
+pub(crate) fn valid_id(id: &str) -> bool {
     !id.is_empty() && id != "." && id != ".." && !id.contains(['/', '\\', '\0'])
 }
 

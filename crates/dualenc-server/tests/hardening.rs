@@ -584,7 +584,10 @@ async fn oversized_and_malformed_requests_are_refused_at_once() {
             // Answered before the body arrives, with the same headers as every answer (the
             // nosniff test cannot send this one: the server closes while reqwest still writes).
             let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
-            assert!(answer.contains("x-content-type-options: nosniff"), "{answer}");
+            assert!(
+                answer.contains("x-content-type-options: nosniff"),
+                "{answer}"
+            );
         }
     }
     let mut stream = send(&server, CLOSE).await;

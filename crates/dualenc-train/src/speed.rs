@@ -306,8 +306,9 @@ impl TrainTask for SpeedTask<'_> {
     }
 }
 
-/// The process's peak resident memory (`VmHWM`), where the OS reports it.
-fn peak_rss_mb() -> Option<f64> {
+/// The process's peak resident memory in MB (`VmHWM`), where the OS reports it; also read
+/// by the CLI after timing frame extraction.
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

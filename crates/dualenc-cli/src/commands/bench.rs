@@ -3,10 +3,13 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use dualenc_cnn::{bench_resnet152, CnnDevice, BENCH_BATCH};
 use dualenc_infer::DeviceChoice;
+
+use super::extract::cnn_device;
 use dualenc_model::ModelConfig;
 use dualenc_train::pipeline::train_on;
-use dualenc_train::speed::{BenchShape, SpeedPlan, SpeedReport, SpeedTask, SpeedWhat};
+use dualenc_train::speed::{peak_rss_mb, BenchShape, SpeedPlan, SpeedReport, SpeedTask, SpeedWhat};
 
 use dualenc_model::Precision;
 
@@ -27,6 +30,9 @@ pub enum BenchWhat {
     Encode,
     /// Both.
     All,
+    /// Frame features: ResNet-152 at 224x224 (random weights) in images per second, timed
+    /// as `scripts/cnn/bench_torchvision.py` times torchvision's.
+    Extract,
 }
 
 /// Options of `dualenc bench`.
@@ -44,9 +50,10 @@ pub struct BenchArgs {
     /// Untimed warm-up repetitions before the timed ones.
     #[arg(long, default_value_t = 1)]
     warmup: usize,
-    /// Pairs per batch.
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
+    /// Pairs per batch (default 128); images per batch for `extract` (default 32, as
+    /// `scripts/cnn/bench_torchvision.py`).
+    #[arg(long)]
+    batch: Option<usize>,
     /// Frames per video, MIN,MAX.
     #[arg(long, default_value = "20,40", value_parser = parse_range)]
     frames: (usize, usize),
@@ -74,17 +81,19 @@ impl BenchCommand {
     pub fn run(self) -> anyhow::Result<()> {
         let BenchCommand::Bench(args) = self;
         anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
+        let what = match args.what {
+            BenchWhat::Train => SpeedWhat::Train,
+            BenchWhat::Encode => SpeedWhat::Encode,
+            BenchWhat::All => SpeedWhat::All,
+            BenchWhat::Extract => return bench_extract(&args),
+        };
         let plan = SpeedPlan {
-            what: match args.what {
-                BenchWhat::Train => SpeedWhat::Train,
-                BenchWhat::Encode => SpeedWhat::Encode,
-                BenchWhat::All => SpeedWhat::All,
-            },
+            what,
             config: ModelConfig::default()
                 .resolve()
                 .context("the paper's configuration")?,
             shape: BenchShape {
-                batch: args.batch,
+                batch: args.batch.unwrap_or(128),
                 frames: args.frames,
                 words: args.words,
             },
@@ -100,6 +109,46 @@ impl BenchCommand {
         }
         Ok(())
     }
+}
+
+/// `dualenc bench extract`: ResNet-152's images per second on the chosen device.
+fn bench_extract(args: &BenchArgs) -> anyhow::Result<()> {
+    let device = cnn_device(args.device)?;
+    let batch = args.batch.unwrap_or(BENCH_BATCH);
+    let report = bench_resnet152(device, batch, args.steps)?;
+    let peak = peak_rss_mb();
+    let device = match device {
+        CnnDevice::Cpu => "cpu",
+        CnnDevice::Cuda => "cuda",
+    };
+    if args.json {
+        let value = serde_json::json!({
+            "what": "extract",
+            "model": "resnet152",
+            "device": device,
+            "batch": report.batch,
+            "batches": report.batches,
+            "input_size": report.input_size,
+            "frames_per_second": report.frames_per_second,
+            "peak_host_memory_mb": peak,
+        });
+        println!("{value}");
+    } else {
+        println!("device            {device}");
+        println!(
+            "ResNet-152        {:.1} frames/s ({} batches of {} at {}x{})",
+            report.frames_per_second,
+            report.batches,
+            report.batch,
+            report.input_size,
+            report.input_size
+        );
+        match peak {
+            Some(mb) => println!("peak host memory  {mb:.1} MB"),
+            None => println!("peak host memory  -"),
+        }
+    }
+    Ok(())
 }
 
 fn print_table(r: &SpeedReport) {

@@ -9,6 +9,7 @@ use dualenc_data::convert::{
     combine_bigfiles, text_to_bigfile, write_combined_image_set, ImageSetOutcome,
 };
 use dualenc_data::{write_frame_info, BigFile, Collection};
+use dualenc_search::indexer::{check_model_feature, ModelFeatureCheck};
 use std::path::{Path, PathBuf};
 
 /// The dataset subcommands.
@@ -40,6 +41,10 @@ pub struct CheckArgs {
     /// Feature name (folder under FeatureData).
     #[arg(long)]
     feature: String,
+    /// Model folder to check against the collections: a warning when it was trained on
+    /// another feature than --feature, a problem when its frame dimension differs.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -103,7 +108,8 @@ impl DataCommand {
     }
 }
 
-/// `check`: runs the format check, prints the table (or JSON), fails on any problem.
+/// `check`: runs the format check (and the model's feature check with `--model`), prints
+/// the table (or JSON), fails on any problem.
 fn run_check(args: CheckArgs) -> Result<()> {
     let plan = vec![
         (Role::Train, args.train),
@@ -116,16 +122,40 @@ fn run_check(args: CheckArgs) -> Result<()> {
         tracing::info!("checking {name}");
     });
     bar.finish_and_clear();
+    let model = match &args.model {
+        Some(dir) => Some(check_model_feature(dir, &report).context("cannot check the model")?),
+        None => None,
+    };
+    let problems = report.problem_count() + model.as_ref().map_or(0, |m| m.problems.len());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(model) = &model {
+            value["model"] = serde_json::to_value(model)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print_check_report(&report);
+        if let Some(model) = &model {
+            print_model_check(model);
+        }
+        if problems == 0 {
+            println!("format check passed (feature {})", report.feature);
+        }
     }
-    let problems = report.problem_count();
     if problems > 0 {
         bail!("format check failed: {problems} problem(s)");
     }
     Ok(())
+}
+
+/// The model's warnings and problems, one line each.
+fn print_model_check(check: &ModelFeatureCheck) {
+    for w in &check.warnings {
+        println!("model: warning: {w}");
+    }
+    for p in &check.problems {
+        println!("model: problem: {p}");
+    }
 }
 
 /// The per-collection table, then every problem and warning.
@@ -151,9 +181,6 @@ fn print_check_report(report: &CheckReport) {
     }
     for p in &report.problems {
         println!("problem: {p}");
-    }
-    if report.is_ok() {
-        println!("format check passed (feature {})", report.feature);
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod data;
 pub mod eval;
+pub mod extract;
 pub mod infer;
 pub mod search;
 pub mod seeds;

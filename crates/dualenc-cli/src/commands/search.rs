@@ -83,7 +83,7 @@ pub struct SearchArgs {
     /// Number of videos to return.
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     k: u64,
-    /// Print JSON {query, took_ms, unknown_words, results: [{id, score, rank}]}.
+    /// Print JSON {query, took_ms, unknown_words, results: [{id, score, rank, caption?}]}.
     #[arg(long)]
     json: bool,
     /// Use the index's HNSW graph (built with `dualenc index --ann`) instead of a full scan.
@@ -106,6 +106,10 @@ pub struct ServeArgs {
     /// Folder of `VIDEO_ID.jpg` thumbnails shown next to the results.
     #[arg(long)]
     thumbnails: Option<PathBuf>,
+    /// Folder of the collection's video files (`VIDEO_ID.mp4`, `.webm`, ...), played on the
+    /// page (only videos of the index are served).
+    #[arg(long)]
+    videos: Option<PathBuf>,
     /// Use the index's HNSW graph instead of a full scan.
     #[arg(long)]
     approx: bool,
@@ -205,6 +209,12 @@ impl IndexArgs {
             report.encode_seconds,
             plan.out.display()
         );
+        if report.captions > 0 {
+            println!(
+                "{}: first caption kept for {} videos",
+                plan.collection, report.captions
+            );
+        }
         if let Some(seconds) = report.graph_seconds {
             println!("ANN graph: {} rows ({seconds:.1} s)", report.manifest.count);
         }
@@ -319,6 +329,16 @@ impl SearchArgs {
     }
 }
 
+/// A hit as `search --json` prints it: id, score, rank, and its caption when the index keeps
+/// one.
+fn hit_json(hit: &dualenc_index::Hit) -> serde_json::Value {
+    let mut value = serde_json::json!({ "id": hit.id, "score": hit.score, "rank": hit.rank });
+    if let Some(caption) = &hit.caption {
+        value["caption"] = caption.clone().into();
+    }
+    value
+}
+
 /// Prints a search as a table (warning about unknown words on stderr) or as JSON.
 fn print_report(report: &SearchReport, json: bool) -> anyhow::Result<()> {
     let outcome = &report.outcome;
@@ -327,9 +347,7 @@ fn print_report(report: &SearchReport, json: bool) -> anyhow::Result<()> {
             "query": report.query,
             "took_ms": report.took_ms,
             "unknown_words": outcome.unknown_words,
-            "results": outcome.results.iter().map(|h| serde_json::json!({
-                "id": h.id, "score": h.score, "rank": h.rank,
-            })).collect::<Vec<_>>(),
+            "results": outcome.results.iter().map(hit_json).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -365,6 +383,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         addr: args.addr,
         thumbnails: args.thumbnails,
+        videos: args.videos,
         ..ServerConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -6,11 +6,11 @@ use dualenc_data::{BigFile, BigFileWriter, Caption, Collection, Video2Frames};
 use predicates::prelude::*;
 use std::path::Path;
 
-const FEAT: &str = "resnet";
+pub(crate) const FEAT: &str = "resnet";
 
 /// A collection of `videos` videos with frames numbered 10, 2 (written out of order) and
 /// one caption per video.
-fn make(root: &Path, name: &str, videos: usize) -> Collection {
+pub(crate) fn make(root: &Path, name: &str, videos: usize) -> Collection {
     let c = Collection::new(root, name);
     let mut w = BigFileWriter::create(c.feature_dir(FEAT), 3).unwrap();
     let mut set = Vec::new();

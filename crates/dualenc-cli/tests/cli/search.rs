@@ -7,10 +7,7 @@ use crate::common::{dualenc, serve};
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// A quick demo (synthetic collections + a small trained model) and an index of `demotest`.
 struct Setup {
@@ -214,21 +211,10 @@ fn append_refuses_duplicates_and_adds_new_collections() {
     check_results(json["results"].as_array().unwrap(), 30, &ids);
 }
 
-/// A raw HTTP/1.1 GET: (status line, body).
+/// A raw HTTP/1.1 GET: (status line, body as text).
 fn http_get(addr: &str, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
+    let (status, _, body) = crate::common::http_get(addr, path, "");
+    (status, String::from_utf8(body).expect("a UTF-8 body"))
 }
 
 #[test]

@@ -112,8 +112,9 @@ impl Trained {
             .unwrap_or_else(|| panic!("no subject+scene topic in:\n{topics}"))
     }
 
-    /// `dualenc search --json`'s ranking for `query`: (id, score), best first.
-    fn search(&self, query: &str, k: usize) -> Vec<(String, f64)> {
+    /// `dualenc search --json`'s ranking for `query`: (id, score, first caption or ""), best
+    /// first.
+    fn search(&self, query: &str, k: usize) -> Vec<(String, f64, String)> {
         let out = dualenc()
             .arg("search")
             .arg("--index")
@@ -129,7 +130,8 @@ impl Trained {
             .iter()
             .map(|r| {
                 let id = r["id"].as_str().unwrap().to_string();
-                (id, r["score"].as_f64().unwrap())
+                let caption = r["caption"].as_str().unwrap_or_default().to_string();
+                (id, r["score"].as_f64().unwrap(), caption)
             })
             .collect()
     }
@@ -147,8 +149,12 @@ fn typing_a_query_lists_the_trained_models_ranking() {
     // The command line's answer, and what its top video really shows.
     let ranking = trained.search(&query, PAGE_K);
     assert_eq!(ranking.len(), PAGE_K, "{ranking:?}");
-    let expected: Vec<String> = ranking.iter().map(|(id, _)| id.clone()).collect();
-    let (top, top_score) = &ranking[0];
+    let expected: Vec<String> = ranking.iter().map(|(id, ..)| id.clone()).collect();
+    let (top, top_score, caption) = &ranking[0];
+    assert!(
+        !caption.is_empty(),
+        "the index keeps the collection's first caption"
+    );
     let labels = SynthLabels::read(&trained.text_file("toy.labels.json")).unwrap();
     let shows = labels.get(top).expect("the top video has labels");
     let description = labels.describe(top).unwrap_or_default();
@@ -185,8 +191,8 @@ fn typing_a_query_lists_the_trained_models_ranking() {
     let first = first.as_str().expect("text");
     assert_eq!(
         first,
-        format!("1{top}score {top_score:.4}"),
-        "the first item shows rank 1, {top} and its score"
+        format!("1{top}{caption}score {top_score:.4}"),
+        "the first item shows rank 1, {top}, its first caption and its score"
     );
     let status = status.as_str().expect("status text");
     assert!(
