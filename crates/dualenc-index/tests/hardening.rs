@@ -2,45 +2,27 @@
 //! embeddings and queries, bad ids in `ids.txt`, absurd manifest values, stale temporary
 //! files and file permissions. None may crash the process or rank garbage silently.
 
+mod common;
+
 use std::path::Path;
 
+use common::{unit_rows, MODEL};
 use dualenc_index::{
     AnnIndex, AnnParams, ApproxOptions, CollectionMeta, Index, IndexError, IndexWriter, SearchMode,
 };
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
-const MODEL: &str = "runs/model_best.pth.tar";
 const APPROX: SearchMode = SearchMode::Approx(ApproxOptions { candidates: 0 });
-
-/// `n x dim` random unit vectors, row-major.
-fn unit_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut rows: Vec<f32> = (0..n * dim)
-        .map(|_| rng.sample::<f32, _>(StandardNormal))
-        .collect();
-    for row in rows.chunks_exact_mut(dim) {
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|v| *v /= norm);
-    }
-    rows
-}
-
-fn ids(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("v{i}")).collect()
-}
 
 /// Writes an index of `n` random rows (ids `v0`, `v1`, ...) and returns the rows.
 fn write_index(dir: &Path, n: usize, dim: usize) -> Vec<f32> {
     let rows = unit_rows(n, dim, n as u64 + dim as u64);
-    let mut writer = IndexWriter::create(dir, dim, MODEL).unwrap();
-    writer
-        .start_collection(CollectionMeta::new("c", "f"))
-        .unwrap();
-    writer.add_batch(&ids(n), &rows).unwrap();
-    writer.commit().unwrap();
+    common::write_index(dir, "c", &ids(n), &rows, dim);
     rows
+}
+
+/// Ids `v0`, `v1`, ... `v{n-1}`.
+fn ids(n: usize) -> Vec<String> {
+    common::ids("v", n)
 }
 
 /// An index of `n` rows with an HNSW graph over all of them.

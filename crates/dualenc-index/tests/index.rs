@@ -1,44 +1,14 @@
 //! Integration tests of the index: on-disk round trip, append, validation errors, exact
 //! search against a brute-force sort, and recall of the approximate mode.
 
-use std::path::Path;
+mod common;
 
+use common::{ids, unit_rows, write_index, MODEL};
 use dualenc_index::exact::{self, Scored};
 use dualenc_index::{
     measure_recall, AnnParams, ApproxOptions, CollectionMeta, Index, IndexError, IndexWriter,
     SearchMode, Storage,
 };
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
-
-const MODEL: &str = "runs/model_best.pth.tar";
-
-/// `n x dim` random unit vectors (Gaussian directions), row-major.
-fn unit_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut rows: Vec<f32> = (0..n * dim)
-        .map(|_| rng.sample::<f32, _>(StandardNormal))
-        .collect();
-    for row in rows.chunks_exact_mut(dim) {
-        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|v| *v /= norm);
-    }
-    rows
-}
-
-fn ids(prefix: &str, n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("{prefix}{i}")).collect()
-}
-
-fn write_index(dir: &Path, name: &str, ids: &[String], rows: &[f32], dim: usize) {
-    let mut writer = IndexWriter::create(dir, dim, MODEL).unwrap();
-    writer
-        .start_collection(CollectionMeta::new(name, "resnet-152").with_encoding("batch-128"))
-        .unwrap();
-    writer.add_batch(ids, rows).unwrap();
-    writer.commit().unwrap();
-}
 
 /// Brute force: every score, sorted by descending score then ascending index.
 fn brute_force(rows: &[f32], dim: usize, query: &[f32], k: usize) -> Vec<usize> {
