@@ -23,6 +23,6 @@ ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2].strip().splitline
 print(f"{'':12} {'frames/s':>10} {'peak MB':>9}")
 peak = ours.get("peak_host_memory_mb")
 print(f"{'dualenc':12} {ours['frames_per_second']:10.2f} {peak if peak is None else round(peak):>9}")
-print(f"{'torchvision':12} {theirs['frames_per_second']:10.2f} {theirs.get('peak_host_memory_mb', '-'):>9}")
+print(f"{'torchvision':12} {theirs['frames_per_second']:10.2f} {round(theirs['peak_host_memory_mb']):>9}")
 print(f"device {ours['device']}, batch {ours['batch']}, {ours['batches']} timed batches")
 PY

@@ -7,7 +7,8 @@ Random weights (the speed does not depend on them), eval mode, no_grad, batches 
 of 224 x 224: one untimed warm-up batch, then BATCHES timed batches, the features copied back
 to the host after each (which waits for the GPU). Prints one JSON line per device:
 {"frames_per_second": ..., "device": "cpu" | "cuda", "threads": ..., "batch": ...,
- "batches": ..., "seconds": ..., "torch": ...}
+ "batches": ..., "seconds": ..., "torch": ..., "peak_host_memory_mb": ...}
+(the process's peak resident memory so far, which includes an earlier device's run)
 
     /tmp/refenv/bin/python scripts/cnn/bench_torchvision.py [--batches 3] [--batch 32]
         [--device cpu|cuda|all] [--threads N]
@@ -17,6 +18,7 @@ to the host after each (which waits for the GPU). Prints one JSON line per devic
 
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -50,6 +52,7 @@ def bench(device, batch, batches):
         "batches": batches,
         "seconds": seconds,
         "torch": torch.__version__,
+        "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
