@@ -45,6 +45,23 @@ pub fn open_regular_file(path: &Path) -> io::Result<(io::Take<File>, u64)> {
     Ok((file.take(len), len))
 }
 
+/// Opens `path` for reading if it is a regular file reached without a symbolic link in its
+/// last component, for files served to others (a link placed in a served folder must not
+/// expose what it points to). Opened with `O_NOFOLLOW | O_NONBLOCK` and checked on the
+/// handle, so a file swapped for a link or a FIFO at any moment is refused without
+/// blocking; returns the whole file (seekable, for range requests) and its length.
+#[cfg(unix)]
+pub fn open_regular_file_no_links(path: &Path) -> io::Result<(File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let metadata = file.metadata()?;
+    check_regular(&metadata)?;
+    Ok((file, metadata.len()))
+}
+
 fn check_regular(metadata: &Metadata) -> io::Result<()> {
     if metadata.is_file() {
         return Ok(());

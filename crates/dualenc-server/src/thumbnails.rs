@@ -12,11 +12,10 @@
 //! whoever can make one in the folder could as well copy the file there.)
 
 use std::collections::HashSet;
-use std::fs::OpenOptions;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use dualenc_data::untrusted::open_regular_file_no_links;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{ApiError, ServerError};
@@ -126,28 +125,10 @@ impl Thumbnails {
 /// Reads a thumbnail if it is a regular file, without following a symbolic link and without
 /// blocking on a pipe; anything else is an error.
 fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
-    let (file, len) = open_regular(path)?;
+    let (file, len) = open_regular_file_no_links(path)?;
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(len).read_to_end(&mut bytes)?;
     Ok(bytes)
-}
-
-/// Opens `path` for reading if it is a regular file, without following a symbolic link and
-/// without blocking on a pipe (checked on the open handle, so a file swapped for a link or a
-/// pipe at any moment is refused); returns the file and its length.
-pub(crate) fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok((file, metadata.len()))
 }
 
 /// Whether `id` can name a file inside a served directory and nothing else.

@@ -38,7 +38,9 @@ use tokio_util::io::ReaderStream;
 
 use crate::error::{ApiError, ServerError};
 use crate::range::RangeAnswer;
-use crate::thumbnails::{open_regular, valid_id, SEGMENT};
+use dualenc_data::untrusted::open_regular_file_no_links;
+
+use crate::thumbnails::{valid_id, SEGMENT};
 
 /// The extensions served and their media types, in order of preference.
 const TYPES: &[(&str, &str)] = &[
@@ -192,9 +194,10 @@ fn video_file(name: &str) -> Option<VideoFile> {
     })
 }
 
-/// Opens a regular file (see [`open_regular`]) on the blocking pool.
+/// Opens a regular file, no link followed (see [`open_regular_file_no_links`]), on the
+/// blocking pool.
 async fn open_blocking(path: PathBuf) -> io::Result<(std::fs::File, u64)> {
-    tokio::task::spawn_blocking(move || open_regular(&path))
+    tokio::task::spawn_blocking(move || open_regular_file_no_links(&path))
         .await
         .unwrap_or_else(|error| Err(io::Error::other(error)))
 }

@@ -194,6 +194,25 @@ pub struct ExtractReport {
     pub frames_per_second: f64,
 }
 
+impl ExtractReport {
+    /// Where a run's report goes unless told otherwise: `ROOT/C/extract.FEATURE.json`.
+    pub fn default_path(root: &Path, collection: &str, feature: &str) -> PathBuf {
+        root.join(collection)
+            .join(format!("extract.{feature}.json"))
+    }
+
+    /// Writes the report as pretty JSON to `path`, atomically.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| {
+            VideoError::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        dualenc_data::atomic::write_bytes_atomic(path, &json).map_err(|e| VideoError::io(path, e))
+    }
+}
+
 /// Extracts `videos` into the collection `collection` under the VisualSearch root `root`,
 /// as feature `feature`, encoding frames with `encoder` (see the module docs). `progress`
 /// receives [`ExtractEvent`]s. Fails without writing anything when the options or inputs

@@ -69,6 +69,7 @@ impl RgbImage {
 
 /// How a frame becomes the square the crops are taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum ResizeMode {
     /// Stretch to `S x S` (aspect ratio not kept), bilinear as OpenCV: the original's way.
@@ -81,13 +82,16 @@ pub enum ResizeMode {
 
 /// Which crops of the square are encoded (their features are averaged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Crops {
     /// The four corners and the centre, then the same five mirrored: the original's
     /// oversampling.
     #[default]
+    #[cfg_attr(feature = "clap", value(name = "10"))]
     Ten,
     /// The centre crop only.
+    #[cfg_attr(feature = "clap", value(name = "1"))]
     One,
 }
 

@@ -1,8 +1,8 @@
 //! End-to-end extraction on small videos made by ffmpeg: sampling and ids, the files of a
 //! VisualSearch collection, thumbnails, bad files, resume and overwrite.
 //!
-//! Needs `ffmpeg` and `ffprobe`; without them each test prints "SKIPPED: ffmpeg not
-//! installed" and passes, unless the environment variable `CI` is set.
+//! Needs `ffmpeg` and `ffprobe`; without them each test prints a `SKIPPED` line and passes,
+//! unless the environment variable `CI` is set (then it fails).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,13 +18,13 @@ use dualenc_video::{
 const FEATURE: &str = "meanfeat";
 const COLLECTION: &str = "clips";
 
-/// The located programs, or `None` (with a visible message) when they are missing outside CI.
-fn ffmpeg_or_skip() -> Option<Ffmpeg> {
+/// The located programs, or `None` (with a visible message) when they are missing outside
+/// CI; under CI a missing ffmpeg fails the test `test`.
+fn ffmpeg_or_skip(test: &str) -> Option<Ffmpeg> {
     match Ffmpeg::locate() {
         Ok(ffmpeg) => Some(ffmpeg),
-        Err(e) if std::env::var_os("CI").is_some() => panic!("CI needs ffmpeg: {e}"),
-        Err(_) => {
-            eprintln!("SKIPPED: ffmpeg not installed");
+        Err(e) => {
+            dualenc_testkit::skip_missing_tool(test, "ffmpeg/ffprobe on PATH", &e.to_string());
             None
         }
     }
@@ -132,7 +132,7 @@ fn expected_ids() -> Vec<String> {
 
 #[test]
 fn extracts_a_collection_with_the_original_sampling() {
-    let Some(ffmpeg) = ffmpeg_or_skip() else {
+    let Some(ffmpeg) = ffmpeg_or_skip("extracts_a_collection_with_the_original_sampling") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -257,7 +257,7 @@ fn assert_thumbnail(ffmpeg: &Ffmpeg, path: &Path) {
 
 #[test]
 fn corrupt_and_empty_files_are_reported_and_skipped() {
-    let Some(ffmpeg) = ffmpeg_or_skip() else {
+    let Some(ffmpeg) = ffmpeg_or_skip("corrupt_and_empty_files_are_reported_and_skipped") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -310,7 +310,8 @@ fn corrupt_and_empty_files_are_reported_and_skipped() {
 
 #[test]
 fn a_run_stopped_by_the_encoder_resumes_where_it_stopped() {
-    let Some(ffmpeg) = ffmpeg_or_skip() else {
+    let Some(ffmpeg) = ffmpeg_or_skip("a_run_stopped_by_the_encoder_resumes_where_it_stopped")
+    else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -358,7 +359,7 @@ fn a_run_stopped_by_the_encoder_resumes_where_it_stopped() {
 
 #[test]
 fn a_finished_collection_needs_overwrite() {
-    let Some(ffmpeg) = ffmpeg_or_skip() else {
+    let Some(ffmpeg) = ffmpeg_or_skip("a_finished_collection_needs_overwrite") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -393,7 +394,7 @@ fn a_finished_collection_needs_overwrite() {
 
 #[test]
 fn rotated_videos_decode_upright_at_their_display_size() {
-    let Some(ffmpeg) = ffmpeg_or_skip() else {
+    let Some(ffmpeg) = ffmpeg_or_skip("rotated_videos_decode_upright_at_their_display_size") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use dualenc_cnn::{open_resnet_encoder, CnnDevice, OnnxEncoder, ResNetConfig};
-use dualenc_data::atomic::write_bytes_atomic;
 use dualenc_infer::{resolve_device, DeviceChoice, ResolvedDevice};
 use dualenc_video::{
     extract_collection, Crops, ExtractEvent, ExtractOptions, ExtractReport, FrameEncoder,
@@ -43,26 +42,6 @@ pub enum Cnn {
     Resnet,
 }
 
-/// How many crops of each frame are averaged.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CropsArg {
-    /// The centre and four corners, and the same five mirrored ("oversample", the original's).
-    #[value(name = "10")]
-    Ten,
-    /// The centre crop.
-    #[value(name = "1")]
-    One,
-}
-
-/// How a frame is resized before cropping.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResizeArg {
-    /// A square 256x256 (for 224 crops), aspect ratio not kept (the original's extractor).
-    Square,
-    /// Short side to 256, aspect ratio kept (torchvision's Resize).
-    ShortSide,
-}
-
 /// Options of `dualenc extract`.
 #[derive(Args, Debug)]
 pub struct ExtractArgs {
@@ -96,11 +75,11 @@ pub struct ExtractArgs {
     #[arg(long, default_value_t = 2.0)]
     fps: f64,
     /// Crops averaged per frame.
-    #[arg(long, value_enum, default_value_t = CropsArg::Ten)]
-    crops: CropsArg,
+    #[arg(long, value_enum, default_value_t = Crops::Ten)]
+    crops: Crops,
     /// How frames are resized before cropping.
-    #[arg(long, value_enum, default_value_t = ResizeArg::Square)]
-    resize: ResizeArg,
+    #[arg(long, value_enum, default_value_t = ResizeMode::Square)]
+    resize: ResizeMode,
     /// Per-channel mean subtracted from pixels scaled to [0, 1], "R,G,B" (default: ImageNet's,
     /// as torchvision's models expect).
     #[arg(long, value_parser = parse_triple)]
@@ -159,11 +138,11 @@ fn run_extract(args: ExtractArgs) -> anyhow::Result<()> {
     );
     bar.finish_and_clear();
     let report = report?;
-    let report_path = args.report.clone().unwrap_or_else(|| {
-        root.join(&args.collection)
-            .join(format!("extract.{}.json", args.feature))
-    });
-    write_report(&report, &report_path)?;
+    let report_path = args
+        .report
+        .clone()
+        .unwrap_or_else(|| ExtractReport::default_path(root, &args.collection, &args.feature));
+    report.write_json(&report_path)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -185,14 +164,8 @@ fn options(args: &ExtractArgs) -> anyhow::Result<ExtractOptions> {
     let imagenet = Normalization::imagenet();
     let opts = ExtractOptions {
         fps: args.fps,
-        resize: match args.resize {
-            ResizeArg::Square => ResizeMode::Square,
-            ResizeArg::ShortSide => ResizeMode::ShortSide,
-        },
-        crops: match args.crops {
-            CropsArg::Ten => Crops::Ten,
-            CropsArg::One => Crops::One,
-        },
+        resize: args.resize,
+        crops: args.crops,
         normalization: Normalization {
             mean: args.mean.unwrap_or(imagenet.mean),
             std: args.std.unwrap_or(imagenet.std),
@@ -248,11 +221,6 @@ fn show_progress(bar: &ProgressBar, frames: &mut usize, event: ExtractEvent) {
             tracing::info!("writing the feature folder: {videos} videos, {frames} frames")
         }
     }
-}
-
-fn write_report(report: &ExtractReport, path: &Path) -> anyhow::Result<()> {
-    let json = serde_json::to_vec_pretty(report)?;
-    write_bytes_atomic(path, &json).with_context(|| format!("writing {}", path.display()))
 }
 
 fn print_summary(report: &ExtractReport, report_path: &Path) {

@@ -37,9 +37,7 @@ pub fn ffmpeg_or_skip(test: &str) -> Option<Ffmpeg> {
     match Ffmpeg::locate() {
         Ok(ffmpeg) => Some(ffmpeg),
         Err(e) => {
-            let found =
-                dualenc_testkit::require_tool(test, "ffmpeg/ffprobe on PATH", &e.to_string());
-            assert!(!found, "ffmpeg not located: {e}");
+            dualenc_testkit::skip_missing_tool(test, "ffmpeg/ffprobe on PATH", &e.to_string());
             None
         }
     }
